@@ -1,0 +1,209 @@
+//! The command line: flags, their validation, and the wiring of a run.
+//!
+//! Arguments are parsed in two steps, as in ripgrep: clap reads the raw flags, then [`run`]
+//! checks them once, up front, and builds the walker, engine and writers. Nothing here decides a
+//! number; it only connects the stages.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::batch::{self, FileReport, Settings};
+use crate::engine::cpu::CpuEngine;
+use crate::error::{Error, Result};
+use crate::fit::FitRange;
+use crate::phantom::{self, Phantom, Spec, Style, Syntax};
+use crate::walk;
+use crate::write::{ResultsWriter, VariogramWriter};
+
+/// The largest lag accepted: far beyond the fit range of any published TBS definition.
+pub const MAX_LAG_LIMIT: usize = 256;
+
+/// Trabecular Bone Score (variogram slope) of DXA DICOM images, in batch.
+///
+/// Walks the given files and directories, computes each frame's gray-level variogram with exact
+/// integer sums, fits the log-log slope near the origin and streams one CSV row per frame.
+#[derive(Debug, Parser)]
+#[command(name = "tbs-batch", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write phantom DICOM files with known texture (fractional Brownian surfaces).
+    Phantom(PhantomArgs),
+}
+
+/// Flags of the main job.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// DICOM files or directories (walked recursively, in sorted order).
+    pub paths: Vec<PathBuf>,
+    /// Compute on the CPU (the only engine in this build; never initialises a GPU).
+    #[arg(long)]
+    pub cpu: bool,
+    /// Write the results CSV here instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write the raw variogram sums, one row per path, frame, roi, direction and lag.
+    #[arg(long, value_name = "FILE")]
+    pub variogram: Option<PathBuf>,
+    /// Largest lag computed.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub max_lag: usize,
+    /// First lag of the fit.
+    #[arg(long, default_value_t = 1, value_name = "A")]
+    pub fit_from: usize,
+    /// Last lag of the fit.
+    #[arg(long, default_value_t = 4, value_name = "B")]
+    pub fit_to: usize,
+    /// Worker threads [default: the number of CPUs].
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+/// Flags of `tbs-batch phantom`.
+#[derive(Debug, Args)]
+pub struct PhantomArgs {
+    /// Directory to write into (created if missing).
+    pub out: PathBuf,
+    /// Hurst exponents, one file per value (the expected score is near 2H).
+    #[arg(long = "hurst", value_delimiter = ',', default_values_t = [0.25, 0.5, 0.75])]
+    pub hurst: Vec<f64>,
+    /// Transfer syntaxes, one file per value.
+    #[arg(long = "syntax", value_enum, value_delimiter = ',', default_values_t = [Syntax::ExplicitLe])]
+    pub syntax: Vec<Syntax>,
+    #[arg(long, default_value_t = 256)]
+    pub rows: usize,
+    #[arg(long, default_value_t = 256)]
+    pub cols: usize,
+    /// Bits stored (2..=16).
+    #[arg(long, default_value_t = 12)]
+    pub bits: u16,
+    /// Signed pixels (Pixel Representation 1).
+    #[arg(long)]
+    pub signed: bool,
+    /// Shape the image like a display-processed 8-bit CR export (implies --bits 8).
+    #[arg(long)]
+    pub display: bool,
+    /// Frames per file.
+    #[arg(long, default_value_t = 1)]
+    pub frames: usize,
+    /// Random seed; the same seed gives the same pixels.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Runs what the command line asks for.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Some(Command::Phantom(args)) => write_phantoms(&args),
+        None => run_batch(&cli.run),
+    }
+}
+
+fn run_batch(args: &RunArgs) -> Result<()> {
+    if args.paths.is_empty() {
+        return Err(Error::Config(
+            "no input: give DICOM files or directories".into(),
+        ));
+    }
+    if !(1..=MAX_LAG_LIMIT).contains(&args.max_lag) {
+        return Err(Error::Config(format!(
+            "--max-lag {} must be 1..={MAX_LAG_LIMIT}",
+            args.max_lag
+        )));
+    }
+    let fit = FitRange::new(args.fit_from, args.fit_to, args.max_lag)?;
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        return Err(Error::Config("--jobs must be at least 1".into()));
+    }
+    // Parallelism inside large frames shares the same budget; an already-built pool is fine.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build_global();
+    let settings = Settings {
+        max_lag: args.max_lag,
+        fit,
+        jobs,
+    };
+    let mut results = ResultsWriter::new(open_output(args.output.as_ref())?)?;
+    let mut variogram = match &args.variogram {
+        Some(path) => Some(VariogramWriter::new(create(path)?)?),
+        None => None,
+    };
+    let inputs = walk::walk(&args.paths);
+    let engine = CpuEngine;
+    let summary = batch::run(&inputs, &engine, &settings, |report: &FileReport| {
+        results.write_file(&report.rows)?;
+        match variogram.as_mut() {
+            Some(v) => v.write_file(&report.variograms),
+            None => Ok(()),
+        }
+    })?;
+    eprintln!("tbs-batch: {summary}; engine cpu");
+    Ok(())
+}
+
+fn open_output(path: Option<&PathBuf>) -> Result<Box<dyn Write>> {
+    match path {
+        Some(p) => Ok(Box::new(create(p)?)),
+        None => Ok(Box::new(BufWriter::new(io::stdout().lock()))),
+    }
+}
+
+fn create(path: &PathBuf) -> Result<BufWriter<File>> {
+    File::create(path)
+        .map(BufWriter::new)
+        .map_err(|e| Error::Output(format!("cannot create {}: {e}", path.display())))
+}
+
+fn write_phantoms(args: &PhantomArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| Error::Output(format!("cannot create {}: {e}", args.out.display())))?;
+    let bits = if args.display { 8 } else { args.bits };
+    let mut written = 0;
+    for &hurst in &args.hurst {
+        let frames = (0..args.frames.max(1))
+            .map(|i| {
+                Phantom::generate(Spec {
+                    rows: args.rows,
+                    cols: args.cols,
+                    hurst,
+                    bits_stored: bits,
+                    signed: args.signed,
+                    style: if args.display {
+                        Style::Display
+                    } else {
+                        Style::Raw
+                    },
+                    seed: args.seed.wrapping_add(i as u64),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for &syntax in &args.syntax {
+            let name = format!(
+                "fbm-h{hurst:.2}-{bits}bit{}{}-{}.dcm",
+                if args.signed { "-signed" } else { "" },
+                if args.display { "-display" } else { "" },
+                syntax.slug()
+            );
+            phantom::write_dicom(&args.out.join(name), &frames, syntax)?;
+            written += 1;
+        }
+    }
+    eprintln!(
+        "tbs-batch: wrote {written} phantom files to {}",
+        args.out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! A structural pass over a DICOM file's element headers before the real parser sees it.
+//!
+//! The parser sizes its buffers from the lengths that headers declare, so a truncated or corrupt
+//! file could make it allocate gigabytes for a value that is not there. This pass walks the
+//! headers over the bytes actually read and rejects any declared length that runs past the end,
+//! so every allocation the parser then makes is bounded by the file's real size.
+
+use crate::error::{Error, Result};
+
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+
+/// How the data set after the file meta group is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    ImplicitLe,
+    ExplicitLe,
+    ExplicitBe,
+}
+
+/// Checks every element header of a whole DICOM file (preamble included) against its length.
+///
+/// Deflated data sets are checked up to the meta group only: their body is a compressed stream
+/// whose lengths cannot be checked before inflating it.
+pub fn check(bytes: &[u8]) -> Result<()> {
+    if bytes.len() < 132 || &bytes[128..132] != b"DICM" {
+        return Err(Error::NotDicom("no DICM preamble".into()));
+    }
+    let mut pos = 132;
+    let mut ts = String::new();
+    // The meta group is always explicit VR little endian, group 0002.
+    while pos + 4 <= bytes.len() && read_u16(bytes, pos, false) == 0x0002 {
+        let header = read_header(bytes, pos, Encoding::ExplicitLe)?;
+        let end = value_end(bytes, &header)?;
+        if header.tag == (0x0002, 0x0010) {
+            ts = String::from_utf8_lossy(&bytes[header.value_start..end])
+                .trim_end_matches(['\0', ' '])
+                .to_string();
+        }
+        pos = end;
+    }
+    let encoding = match ts.as_str() {
+        "" => {
+            return Err(Error::Malformed(
+                "file meta group has no Transfer Syntax UID".into(),
+            ))
+        }
+        "1.2.840.10008.1.2" => Encoding::ImplicitLe,
+        "1.2.840.10008.1.2.2" => Encoding::ExplicitBe,
+        "1.2.840.10008.1.2.1.99" => return Ok(()),
+        _ => Encoding::ExplicitLe,
+    };
+    check_dataset(bytes, pos, encoding)
+}
+
+fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<()> {
+    // Fewer than 8 trailing bytes cannot declare anything; they are padding or the parser's concern.
+    while pos + 8 <= bytes.len() {
+        let header = read_header(bytes, pos, encoding)?;
+        if header.length == UNDEFINED {
+            if header.vr == *b"UN" {
+                // Its content is implicit VR whatever the file's encoding; the parser copes, and
+                // the lengths inside cannot be read in this file's encoding.
+                return Ok(());
+            }
+            // Sequences, items and encapsulated pixel data: their content follows as headers.
+            pos = header.value_start;
+        } else {
+            pos = value_end(bytes, &header)?;
+        }
+    }
+    Ok(())
+}
+
+struct Header {
+    tag: (u16, u16),
+    vr: [u8; 2],
+    length: u32,
+    value_start: usize,
+}
+
+fn read_header(bytes: &[u8], pos: usize, encoding: Encoding) -> Result<Header> {
+    let big = encoding == Encoding::ExplicitBe;
+    let need = |n: usize| -> Result<()> {
+        if pos + n > bytes.len() {
+            Err(truncated(pos, n, bytes.len() - pos))
+        } else {
+            Ok(())
+        }
+    };
+    need(8)?;
+    let tag = (read_u16(bytes, pos, big), read_u16(bytes, pos + 2, big));
+    // Items and delimiters never carry a VR.
+    if tag.0 == 0xFFFE || encoding == Encoding::ImplicitLe {
+        return Ok(Header {
+            tag,
+            vr: *b"  ",
+            length: read_u32(bytes, pos + 4, big),
+            value_start: pos + 8,
+        });
+    }
+    let vr = [bytes[pos + 4], bytes[pos + 5]];
+    if has_long_length(vr) {
+        need(12)?;
+        Ok(Header {
+            tag,
+            vr,
+            length: read_u32(bytes, pos + 8, big),
+            value_start: pos + 12,
+        })
+    } else {
+        Ok(Header {
+            tag,
+            vr,
+            length: u32::from(read_u16(bytes, pos + 6, big)),
+            value_start: pos + 8,
+        })
+    }
+}
+
+fn has_long_length(vr: [u8; 2]) -> bool {
+    matches!(
+        &vr,
+        b"OB"
+            | b"OD"
+            | b"OF"
+            | b"OL"
+            | b"OV"
+            | b"OW"
+            | b"SQ"
+            | b"SV"
+            | b"UC"
+            | b"UN"
+            | b"UR"
+            | b"UT"
+            | b"UV"
+    )
+}
+
+fn value_end(bytes: &[u8], header: &Header) -> Result<usize> {
+    let len = header.length as usize;
+    let remaining = bytes.len() - header.value_start;
+    if len > remaining {
+        return Err(Error::Malformed(format!(
+            "element ({:04X},{:04X}) declares {len} bytes but only {remaining} remain: truncated or corrupt file",
+            header.tag.0, header.tag.1
+        )));
+    }
+    Ok(header.value_start + len)
+}
+
+fn truncated(pos: usize, need: usize, have: usize) -> Error {
+    Error::Malformed(format!(
+        "element header at byte {pos} needs {need} bytes but only {have} remain: truncated file"
+    ))
+}
+
+fn read_u16(b: &[u8], pos: usize, big: bool) -> u16 {
+    let pair = [b[pos], b[pos + 1]];
+    if big {
+        u16::from_be_bytes(pair)
+    } else {
+        u16::from_le_bytes(pair)
+    }
+}
+
+fn read_u32(b: &[u8], pos: usize, big: bool) -> u32 {
+    let quad = [b[pos], b[pos + 1], b[pos + 2], b[pos + 3]];
+    if big {
+        u32::from_be_bytes(quad)
+    } else {
+        u32::from_le_bytes(quad)
+    }
+}

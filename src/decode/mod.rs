@@ -1,0 +1,260 @@
+//! Stage 2: one DICOM file → identifying fields and frames of stored integers.
+//!
+//! This is the only module that touches the dicom crates on the reading side; everything after it
+//! sees the project's own [`Meta`] and [`Frame`]. The whole file is read into memory first and
+//! its element lengths are checked against the bytes actually present ([`guard`]), so a header
+//! that lies about a length becomes an error row instead of a huge allocation.
+
+mod guard;
+mod samples;
+
+pub use samples::SampleLayout;
+
+use std::io::Cursor;
+use std::path::Path;
+
+use dicom_dictionary_std::tags;
+use dicom_object::file::ReadPreamble;
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_pixeldata::PixelDecoder;
+
+use crate::error::{Error, Result};
+
+/// The largest frame accepted, in pixels. A header may claim up to 65535 × 65535; decoding that
+/// would take 8 GiB for one frame, far beyond any DXA image (a few megapixels).
+pub const MAX_FRAME_PIXELS: u64 = 64 * 1024 * 1024;
+
+/// One frame's stored values, row-major, signed values in offset binary (see [`SampleLayout`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    pub rows: usize,
+    pub cols: usize,
+    pub pixels: Vec<u16>,
+}
+
+impl Frame {
+    /// Builds a frame, checking that the pixel count matches the shape.
+    pub fn new(rows: usize, cols: usize, pixels: Vec<u16>) -> Result<Self> {
+        if rows.checked_mul(cols) != Some(pixels.len()) {
+            return Err(Error::PixelData(format!(
+                "{} pixels do not make a {rows} × {cols} frame",
+                pixels.len()
+            )));
+        }
+        Ok(Frame { rows, cols, pixels })
+    }
+}
+
+/// The identifying fields copied into every results row of a file. Missing fields are empty.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Meta {
+    pub sop_instance_uid: String,
+    pub study_date: String,
+    pub manufacturer: String,
+    pub model: String,
+    pub modality: String,
+    pub transfer_syntax: String,
+    pub rows: Option<u32>,
+    pub columns: Option<u32>,
+    pub bits_stored: Option<u16>,
+    pub signed: Option<bool>,
+    /// (row spacing, column spacing) in mm, from Pixel Spacing or else Imager Pixel Spacing.
+    pub pixel_spacing: Option<(f64, f64)>,
+}
+
+/// The validated shape of a file's image: what every frame must decode to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    pub rows: u32,
+    pub cols: u32,
+    pub frames: u32,
+    pub layout: SampleLayout,
+}
+
+/// A parsed DICOM file, ready to hand out its frames one at a time.
+pub struct DicomFile {
+    obj: DefaultDicomObject,
+    pub meta: Meta,
+}
+
+/// Reads and parses one file.
+pub fn open(path: &Path) -> Result<DicomFile> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&bytes)
+}
+
+/// Parses a whole file held in memory (preamble included).
+pub fn parse(bytes: &[u8]) -> Result<DicomFile> {
+    guard::check(bytes)?;
+    let obj = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Always)
+        .from_reader(Cursor::new(bytes))
+        .map_err(|e| Error::Malformed(error_chain(&e)))?;
+    let meta = read_meta(&obj);
+    Ok(DicomFile { obj, meta })
+}
+
+impl DicomFile {
+    /// Validates the image attributes against what TBS needs and what the data can hold.
+    pub fn geometry(&self) -> Result<Geometry> {
+        let obj = &self.obj;
+        if obj.get(tags::PIXEL_DATA).is_none() {
+            return Err(Error::PixelData(
+                "no Pixel Data element (7FE0,0010): the file holds no image".into(),
+            ));
+        }
+        let samples = uint(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
+        let photometric = text(obj, tags::PHOTOMETRIC_INTERPRETATION);
+        if samples != 1 {
+            return Err(Error::Unsupported(format!(
+                "colour image ({samples} samples per pixel, {photometric}): TBS needs a grayscale image"
+            )));
+        }
+        if photometric == "PALETTE COLOR" {
+            return Err(Error::Unsupported(
+                "palette colour image: TBS needs a grayscale image".into(),
+            ));
+        }
+        let rows = required_uint(obj, tags::ROWS, "Rows")?;
+        let cols = required_uint(obj, tags::COLUMNS, "Columns")?;
+        let frames = uint(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1);
+        if rows == 0 || cols == 0 || frames == 0 {
+            return Err(Error::PixelData(format!(
+                "empty image: {rows} rows × {cols} columns × {frames} frames"
+            )));
+        }
+        if u64::from(rows) * u64::from(cols) > MAX_FRAME_PIXELS {
+            return Err(Error::Unsupported(format!(
+                "frame of {rows} × {cols} pixels exceeds the limit of {MAX_FRAME_PIXELS} pixels"
+            )));
+        }
+        let bits_allocated = required_uint(obj, tags::BITS_ALLOCATED, "Bits Allocated")?;
+        let bits_stored = uint(obj, tags::BITS_STORED).unwrap_or(bits_allocated);
+        let layout = SampleLayout {
+            bits_allocated: narrow(bits_allocated, "Bits Allocated")?,
+            bits_stored: narrow(bits_stored, "Bits Stored")?,
+            high_bit: narrow(
+                uint(obj, tags::HIGH_BIT).unwrap_or(bits_stored.saturating_sub(1)),
+                "High Bit",
+            )?,
+            signed: uint(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1,
+        };
+        layout.validate()?;
+        let geometry = Geometry {
+            rows,
+            cols,
+            frames,
+            layout,
+        };
+        self.check_native_length(&geometry)?;
+        Ok(geometry)
+    }
+
+    /// For uncompressed data, the byte count must match the header's shape: a mismatch means the
+    /// header lies about Rows, Columns, frames or bit depth, and no frame can be trusted.
+    fn check_native_length(&self, g: &Geometry) -> Result<()> {
+        let Some(element) = self.obj.get(tags::PIXEL_DATA) else {
+            return Ok(());
+        };
+        let dicom_core::DicomValue::Primitive(value) = element.value() else {
+            return Ok(());
+        };
+        let pixels = u64::from(g.rows) * u64::from(g.cols) * u64::from(g.frames);
+        let expected = match g.layout.bits_allocated {
+            1 => pixels.div_ceil(8),
+            ba => pixels * u64::from(ba / 8),
+        };
+        let actual = value.to_bytes().len() as u64;
+        // One byte of padding keeps a value of odd length even.
+        if actual != expected && actual != expected + 1 {
+            return Err(Error::PixelData(format!(
+                "Pixel Data holds {actual} bytes but {} rows × {} columns × {} frames at {} bits needs {expected}",
+                g.rows, g.cols, g.frames, g.layout.bits_allocated
+            )));
+        }
+        Ok(())
+    }
+
+    /// Decodes frame `index` (0-based) to stored values.
+    pub fn frame(&self, g: &Geometry, index: u32) -> Result<Frame> {
+        let decoded = self
+            .obj
+            .decode_pixel_data_frame(index)
+            .map_err(|e| Error::PixelData(format!("frame {}: {}", index + 1, error_chain(&e))))?;
+        let count = g.rows as usize * g.cols as usize;
+        let pixels = g.layout.extract(decoded.data(), count)?;
+        Frame::new(g.rows as usize, g.cols as usize, pixels)
+    }
+}
+
+fn read_meta(obj: &DefaultDicomObject) -> Meta {
+    let spacing =
+        spacing(obj, tags::PIXEL_SPACING).or_else(|| spacing(obj, tags::IMAGER_PIXEL_SPACING));
+    Meta {
+        sop_instance_uid: text(obj, tags::SOP_INSTANCE_UID),
+        study_date: text(obj, tags::STUDY_DATE),
+        manufacturer: text(obj, tags::MANUFACTURER),
+        model: text(obj, tags::MANUFACTURER_MODEL_NAME),
+        modality: text(obj, tags::MODALITY),
+        transfer_syntax: obj
+            .meta()
+            .transfer_syntax()
+            .trim_end_matches(['\0', ' '])
+            .to_string(),
+        rows: uint(obj, tags::ROWS),
+        columns: uint(obj, tags::COLUMNS),
+        bits_stored: uint(obj, tags::BITS_STORED).and_then(|b| u16::try_from(b).ok()),
+        signed: uint(obj, tags::PIXEL_REPRESENTATION).map(|r| r == 1),
+        pixel_spacing: spacing,
+    }
+}
+
+fn text(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> String {
+    obj.get(tag)
+        .and_then(|e| e.to_str().ok())
+        .map(|s| one_line(s.trim_end_matches(['\0', ' '])))
+        .unwrap_or_default()
+}
+
+/// Header text lands in CSV cells, so it is kept to one line.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn uint(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<u32> {
+    obj.get(tag).and_then(|e| e.to_int::<u32>().ok())
+}
+
+fn required_uint(obj: &DefaultDicomObject, tag: dicom_core::Tag, name: &str) -> Result<u32> {
+    uint(obj, tag).ok_or_else(|| Error::PixelData(format!("{name} is missing or not a number")))
+}
+
+fn narrow(value: u32, name: &str) -> Result<u16> {
+    u16::try_from(value).map_err(|_| Error::Unsupported(format!("{name} is {value}")))
+}
+
+fn spacing(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<(f64, f64)> {
+    let values = obj.get(tag)?.to_multi_float64().ok()?;
+    match values.as_slice() {
+        [row, col, ..] if *row > 0.0 && *col > 0.0 => Some((*row, *col)),
+        _ => None,
+    }
+}
+
+/// Flattens an error and its sources into one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let next = s.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = s.source();
+    }
+    one_line(&text)
+}

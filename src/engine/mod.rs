@@ -1,0 +1,101 @@
+//! Stage 4: the variogram's exact pair sums, on one of the engines.
+//!
+//! Everything before and after this stage is shared; an engine only turns a frame and a region
+//! into [`Variogram`] sums. Sums are exact `u64` integers, so two engines either agree bit for bit
+//! or one of them is wrong.
+
+pub mod cpu;
+
+use crate::decode::Frame;
+use crate::region::Region;
+
+/// The two pair directions of the variogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Same row, column + k.
+    Horizontal,
+    /// Same column, row + k.
+    Vertical,
+}
+
+impl Direction {
+    /// The variogram file's `direction` column.
+    pub fn label(self) -> &'static str {
+        match self {
+            Direction::Horizontal => "h",
+            Direction::Vertical => "v",
+        }
+    }
+}
+
+/// The sums for one lag in one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LagSum {
+    /// Number of pixel pairs.
+    pub pairs: u64,
+    /// Σ (a − b)² over those pairs.
+    pub sum_sq: u64,
+}
+
+impl std::ops::AddAssign for LagSum {
+    fn add_assign(&mut self, rhs: Self) {
+        self.pairs += rhs.pairs;
+        self.sum_sq += rhs.sum_sq;
+    }
+}
+
+/// Pair sums for lags 1..=max_lag in both directions; index `k - 1` holds lag `k`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variogram {
+    pub horizontal: Vec<LagSum>,
+    pub vertical: Vec<LagSum>,
+}
+
+impl Variogram {
+    /// All-zero sums for lags 1..=max_lag.
+    pub fn zeros(max_lag: usize) -> Self {
+        Variogram {
+            horizontal: vec![LagSum::default(); max_lag],
+            vertical: vec![LagSum::default(); max_lag],
+        }
+    }
+
+    /// The largest lag held.
+    pub fn max_lag(&self) -> usize {
+        self.horizontal.len()
+    }
+
+    /// The sums of one direction.
+    pub fn direction(&self, d: Direction) -> &[LagSum] {
+        match d {
+            Direction::Horizontal => &self.horizontal,
+            Direction::Vertical => &self.vertical,
+        }
+    }
+
+    /// Both directions pooled at lag `k` (1-based).
+    pub fn pooled(&self, k: usize) -> LagSum {
+        let mut total = self.horizontal[k - 1];
+        total += self.vertical[k - 1];
+        total
+    }
+
+    /// Adds another variogram's sums into this one (same max lag).
+    pub fn add(&mut self, other: &Variogram) {
+        for (a, b) in self.horizontal.iter_mut().zip(&other.horizontal) {
+            *a += *b;
+        }
+        for (a, b) in self.vertical.iter_mut().zip(&other.vertical) {
+            *a += *b;
+        }
+    }
+}
+
+/// A pair-summing kernel.
+pub trait Engine: Sync {
+    /// The results' `engine` column.
+    fn name(&self) -> &'static str;
+
+    /// Exact pair sums of `region` of `frame` for lags 1..=max_lag.
+    fn variogram(&self, frame: &Frame, region: &Region, max_lag: usize) -> Variogram;
+}

@@ -1,0 +1,19 @@
+//! tbs-batch: the Trabecular Bone Score (variogram slope) of DXA images, in batch.
+//!
+//! The data's journey, one module per stage: [`walk`] lists the inputs, [`decode`] turns a file
+//! into frames of stored integers, [`region`] says which pixels count, [`engine`] sums the pixel
+//! pairs exactly, [`fit`] turns the sums into a score, and [`write`] streams the CSV files.
+//! [`batch`] runs the stages over a cohort in parallel and in order; [`cli`] is the command line.
+
+pub mod batch;
+pub mod cli;
+pub mod decode;
+pub mod engine;
+pub mod error;
+pub mod fit;
+pub mod phantom;
+pub mod region;
+pub mod walk;
+pub mod write;
+
+pub use error::{Error, Result};

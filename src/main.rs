@@ -1,0 +1,16 @@
+//! The `tbs-batch` binary: parse, run, report. All the work is in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = tbs_batch::cli::Cli::parse();
+    match tbs_batch::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tbs-batch: {:#}", anyhow::Error::from(e));
+            ExitCode::from(2)
+        }
+    }
+}

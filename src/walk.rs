@@ -1,0 +1,106 @@
+//! Stage 1: turn the command-line paths into the ordered list of inputs.
+//!
+//! The walk's order is the output's order, so it must not depend on the file system's directory
+//! order: every directory is listed and sorted by name before descending. Directories reached
+//! twice (a symlink loop, or the same tree given twice) are walked once.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// One file to process, named as the walk found it (this string is the results' `path` column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    pub path: PathBuf,
+}
+
+impl Input {
+    /// The `path` column: the path as given or walked, lossily converted for non-UTF-8 names.
+    pub fn display(&self) -> String {
+        self.path.to_string_lossy().into_owned()
+    }
+}
+
+/// Lists every file under `roots` in a deterministic depth-first order.
+///
+/// A root that does not exist is still listed, so that it gets an error row instead of silently
+/// vanishing from a cohort.
+pub fn walk(roots: &[PathBuf]) -> Vec<Input> {
+    let mut seen_dirs = HashSet::new();
+    let mut out = Vec::new();
+    for root in roots {
+        if root.is_dir() {
+            walk_dir(root, &mut seen_dirs, &mut out);
+        } else {
+            out.push(Input { path: root.clone() });
+        }
+    }
+    out
+}
+
+fn walk_dir(dir: &Path, seen: &mut HashSet<PathBuf>, out: &mut Vec<Input>) {
+    // Canonical paths identify a directory however it was reached, which breaks symlink loops.
+    let Ok(canonical) = fs::canonicalize(dir) else {
+        out.push(Input {
+            path: dir.to_path_buf(),
+        });
+        return;
+    };
+    if !seen.insert(canonical) {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        out.push(Input {
+            path: dir.to_path_buf(),
+        });
+        return;
+    };
+    let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    children.sort();
+    for child in children {
+        if child.is_dir() {
+            walk_dir(&child, seen, out);
+        } else {
+            out.push(Input { path: child });
+        }
+    }
+}
+
+/// Why an input is skipped rather than processed: it is not a DICOM image file at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// No 128-byte preamble followed by `DICM`: a text file, a raw dataset, a thumbnail.
+    NoPreamble,
+    /// A media directory (DICOMDIR), which indexes images but holds none.
+    Dicomdir,
+}
+
+/// The SOP Class UID of a DICOMDIR; it sits in the file meta group near the start of the file.
+const MEDIA_DIRECTORY_UID: &[u8] = b"1.2.840.10008.1.3.10\0";
+
+/// Looks at the first bytes of a file to decide whether it is a DICOM image file to process.
+///
+/// Returns `Ok(None)` for a file to process. Read errors are returned so that an unreadable file
+/// becomes an error row rather than a silent skip.
+pub fn classify(path: &Path) -> std::io::Result<Option<Skip>> {
+    if path
+        .file_name()
+        .is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
+    {
+        return Ok(Some(Skip::Dicomdir));
+    }
+    let mut head = Vec::with_capacity(1024);
+    fs::File::open(path)?.take(1024).read_to_end(&mut head)?;
+    if head.len() < 132 || &head[128..132] != b"DICM" {
+        return Ok(Some(Skip::NoPreamble));
+    }
+    let meta = &head[132..];
+    if meta
+        .windows(MEDIA_DIRECTORY_UID.len())
+        .any(|w| w == MEDIA_DIRECTORY_UID)
+    {
+        return Ok(Some(Skip::Dicomdir));
+    }
+    Ok(None)
+}
