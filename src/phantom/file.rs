@@ -92,6 +92,10 @@ pub fn write_dicom(path: &Path, frames: &[Phantom], syntax: Syntax) -> Result<()
             "JPEG baseline holds unsigned 8-bit images only".into(),
         ));
     }
+    if syntax == Syntax::JpegLs && first.spec.bits_stored < 4 {
+        // The JPEG-LS encoder derives its error bound from bits_stored − 4.
+        return Err(Error::Config("JPEG-LS phantoms need at least 4 bits stored".into()));
+    }
     let uid = instance_uid(frames, syntax);
     let mut obj = header(first, frames.len(), &uid);
     let bytes_per_sample = if first.spec.bits_stored > 8 { 2 } else { 1 };

@@ -1,0 +1,104 @@
+//! Fixtures for the integration tests: phantom files, broken files, and running the binary.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use dicom_core::{DataElement, PrimitiveValue, VR};
+use tbs_batch::phantom::{write_dicom, Phantom, Spec, Style, Syntax};
+
+/// A small raw phantom spec; tests override what they need.
+pub fn spec(hurst: f64, bits: u16) -> Spec {
+    Spec {
+        rows: 64,
+        cols: 48,
+        hurst,
+        bits_stored: bits,
+        signed: false,
+        style: Style::Raw,
+        seed: 11,
+    }
+}
+
+/// Writes a one-frame phantom file and returns its path.
+pub fn phantom_file(dir: &Path, name: &str, spec: Spec, syntax: Syntax) -> PathBuf {
+    let path = dir.join(name);
+    let phantom = Phantom::generate(spec).expect("valid spec");
+    write_dicom(&path, &[phantom], syntax).expect("phantom written");
+    path
+}
+
+/// Rewrites a DICOM file after applying `edit` to its data set.
+pub fn edit_dicom(path: &Path, edit: impl FnOnce(&mut dicom_object::DefaultDicomObject)) {
+    let mut obj = dicom_object::open_file(path).expect("fixture opens");
+    edit(&mut obj);
+    obj.write_to_file(path).expect("fixture rewritten");
+}
+
+/// Sets an unsigned short attribute.
+pub fn set_us(obj: &mut dicom_object::DefaultDicomObject, tag: dicom_core::Tag, value: u16) {
+    obj.put(DataElement::new(tag, VR::US, PrimitiveValue::from(value)));
+}
+
+/// Sets a code string attribute.
+pub fn set_cs(obj: &mut dicom_object::DefaultDicomObject, tag: dicom_core::Tag, value: &str) {
+    obj.put(DataElement::new(tag, VR::CS, PrimitiveValue::from(value)));
+}
+
+/// Replaces the 4-byte length of the Pixel Data element with `length`, leaving the bytes alone:
+/// a header that lies about how much data follows.
+pub fn lie_about_pixel_length(path: &Path, length: u32) {
+    let mut bytes = std::fs::read(path).unwrap();
+    // Explicit VR little endian: tag (E07F 1000), VR "OW"/"OB", 2 reserved bytes, then the length.
+    let at = bytes
+        .windows(6)
+        .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00, b'O', b'W'] || w == [0xE0, 0x7F, 0x10, 0x00, b'O', b'B'])
+        .expect("pixel data header present");
+    bytes[at + 8..at + 12].copy_from_slice(&length.to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Keeps only the first `keep` bytes of a file.
+pub fn truncate(path: &Path, keep: usize) {
+    let bytes = std::fs::read(path).unwrap();
+    std::fs::write(path, &bytes[..keep]).unwrap();
+}
+
+/// Runs the binary with `args`.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tbs-batch"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+/// Parses CSV text with a header into rows of column → value.
+pub fn parse_csv(text: &[u8]) -> (Vec<String>, Vec<HashMap<String, String>>) {
+    let mut reader = csv::Reader::from_reader(text);
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    let rows = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            header.iter().cloned().zip(r.iter().map(String::from)).collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+/// Runs the binary on `args` and returns its results rows, asserting exit status 0.
+pub fn results(args: &[&str]) -> Vec<HashMap<String, String>> {
+    let out = run(args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_csv(&out.stdout).1
+}
+
+/// A path as the binary will print it.
+pub fn s(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 temp path")
+}
