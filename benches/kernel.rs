@@ -23,7 +23,11 @@ fn frame(rows: usize, cols: usize, bits: u16) -> tbs_batch::decode::Frame {
 
 fn pair_evaluations(f: &tbs_batch::decode::Frame, max_lag: usize) -> u64 {
     let vg = whole_frame(f, max_lag);
-    vg.horizontal.iter().chain(&vg.vertical).map(|s| s.pairs).sum()
+    vg.horizontal
+        .iter()
+        .chain(&vg.vertical)
+        .map(|s| s.pairs)
+        .sum()
 }
 
 fn kernel(c: &mut Criterion) {

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use crate::decode::Meta;
 use crate::engine::{Direction, Variogram};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fit::Fit;
 
 /// The results file's columns, in order.
@@ -123,27 +123,38 @@ impl ResultRow {
     }
 }
 
-/// Streams results rows.
-pub struct ResultsWriter<W: Write> {
+/// A CSV stream that starts with its header and flushes after each file's rows.
+struct Table<W: Write> {
     csv: csv::Writer<W>,
 }
+
+impl<W: Write> Table<W> {
+    fn new(out: W, header: &[&str]) -> Result<Self> {
+        let mut csv = csv::Writer::from_writer(out);
+        csv.write_record(header)?;
+        Ok(Table { csv })
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.csv.flush().map_err(|e| Error::Output(e.to_string()))
+    }
+}
+
+/// Streams results rows.
+pub struct ResultsWriter<W: Write>(Table<W>);
 
 impl<W: Write> ResultsWriter<W> {
     /// Starts the file with its header row.
     pub fn new(out: W) -> Result<Self> {
-        let mut csv = csv::Writer::from_writer(out);
-        csv.write_record(RESULT_COLUMNS)?;
-        Ok(ResultsWriter { csv })
+        Table::new(out, RESULT_COLUMNS).map(ResultsWriter)
     }
 
     /// Writes one file's rows and flushes them.
     pub fn write_file(&mut self, rows: &[ResultRow]) -> Result<()> {
         for row in rows {
-            self.csv.write_record(row.fields())?;
+            self.0.csv.write_record(row.fields())?;
         }
-        self.csv
-            .flush()
-            .map_err(|e| crate::error::Error::Output(e.to_string()))
+        self.0.flush()
     }
 }
 
@@ -157,16 +168,12 @@ pub struct VariogramRecord {
 }
 
 /// Streams the raw variogram in long form.
-pub struct VariogramWriter<W: Write> {
-    csv: csv::Writer<W>,
-}
+pub struct VariogramWriter<W: Write>(Table<W>);
 
 impl<W: Write> VariogramWriter<W> {
     /// Starts the file with its header row.
     pub fn new(out: W) -> Result<Self> {
-        let mut csv = csv::Writer::from_writer(out);
-        csv.write_record(VARIOGRAM_COLUMNS)?;
-        Ok(VariogramWriter { csv })
+        Table::new(out, VARIOGRAM_COLUMNS).map(VariogramWriter)
     }
 
     /// Writes one file's sums (every frame and region, `h` then `v`, lag ascending) and flushes.
@@ -175,7 +182,7 @@ impl<W: Write> VariogramWriter<W> {
             let frame = rec.frame.to_string();
             for dir in [Direction::Horizontal, Direction::Vertical] {
                 for (i, s) in rec.variogram.direction(dir).iter().enumerate() {
-                    self.csv.write_record([
+                    self.0.csv.write_record([
                         rec.path.as_str(),
                         frame.as_str(),
                         rec.roi.as_str(),
@@ -187,8 +194,6 @@ impl<W: Write> VariogramWriter<W> {
                 }
             }
         }
-        self.csv
-            .flush()
-            .map_err(|e| crate::error::Error::Output(e.to_string()))
+        self.0.flush()
     }
 }

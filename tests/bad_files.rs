@@ -7,8 +7,8 @@ use dicom_dictionary_std::tags;
 use tbs_batch::phantom::{write_dicom, Phantom, Syntax};
 
 use crate::util::{
-    edit_dicom, lie_about_pixel_length, phantom_file, results, run, s, set_cs,
-    set_us, spec, truncate,
+    edit_dicom, lie_about_pixel_length, phantom_file, results, run, s, set_cs, set_us, spec,
+    truncate,
 };
 
 /// Writes every broken kind into `dir`, returning (file name, expected words of its error).
@@ -44,7 +44,16 @@ fn broken_cohort(dir: &Path) -> Vec<(&'static str, &'static str)> {
     };
     write_dicom(&dir.join("flat.dcm"), &[flat], Syntax::ExplicitLe).unwrap();
     let tiny = crate::util::spec(0.5, 12);
-    phantom_file(dir, "tiny.dcm", tbs_batch::phantom::Spec { rows: 1, cols: 1, ..tiny }, Syntax::ExplicitLe);
+    phantom_file(
+        dir,
+        "tiny.dcm",
+        tbs_batch::phantom::Spec {
+            rows: 1,
+            cols: 1,
+            ..tiny
+        },
+        Syntax::ExplicitLe,
+    );
     vec![
         ("truncated.dcm", "truncated"),
         ("colour.dcm", "colour image"),
@@ -77,7 +86,11 @@ fn every_broken_file_is_one_error_row_and_the_batch_goes_on() {
         let mine: Vec<_> = rows.iter().filter(|r| r["path"].ends_with(name)).collect();
         assert_eq!(mine.len(), 1, "{name}: {mine:#?}");
         assert_eq!(mine[0]["status"], "error", "{name}");
-        assert!(mine[0]["error"].contains(words), "{name}: {}", mine[0]["error"]);
+        assert!(
+            mine[0]["error"].contains(words),
+            "{name}: {}",
+            mine[0]["error"]
+        );
         assert!(!mine[0]["error"].contains('\n'));
     }
     for name in ["good-a.dcm", "good-b.dcm"] {
@@ -86,7 +99,10 @@ fn every_broken_file_is_one_error_row_and_the_batch_goes_on() {
     }
     let out = run(&["--cpu", s(dir.path())]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("2 files ok, 10 failed, 3 skipped"), "{stderr}");
+    assert!(
+        stderr.contains("2 files ok, 10 failed, 3 skipped"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -9,12 +9,25 @@ use crate::util::{parse_csv, phantom_file, results, run, s, spec};
 
 /// A nested cohort of `n` phantoms in mixed syntaxes.
 fn cohort(dir: &Path, n: usize) {
-    let syntaxes = [Syntax::ImplicitLe, Syntax::ExplicitLe, Syntax::Rle, Syntax::JpegLs];
+    let syntaxes = [
+        Syntax::ImplicitLe,
+        Syntax::ExplicitLe,
+        Syntax::Rle,
+        Syntax::JpegLs,
+    ];
     for i in 0..n {
         let sub = dir.join(format!("site{}", i % 3));
         std::fs::create_dir_all(&sub).unwrap();
-        let spec = tbs_batch::phantom::Spec { seed: i as u64, ..spec(0.3 + 0.05 * i as f64, 12) };
-        phantom_file(&sub, &format!("scan{i:02}.dcm"), spec, syntaxes[i % syntaxes.len()]);
+        let spec = tbs_batch::phantom::Spec {
+            seed: i as u64,
+            ..spec(0.3 + 0.05 * i as f64, 12)
+        };
+        phantom_file(
+            &sub,
+            &format!("scan{i:02}.dcm"),
+            spec,
+            syntaxes[i % syntaxes.len()],
+        );
     }
 }
 
@@ -26,15 +39,31 @@ fn results_have_the_documented_columns_and_values() {
     assert_eq!(out.status.code(), Some(0));
     let (header, rows) = parse_csv(&out.stdout);
     assert_eq!(header, RESULT_COLUMNS);
-    for required in ["path", "frame", "roi", "status", "error", "tbs", "intercept", "r2", "engine"] {
+    for required in [
+        "path",
+        "frame",
+        "roi",
+        "status",
+        "error",
+        "tbs",
+        "intercept",
+        "r2",
+        "engine",
+    ] {
         assert!(header.iter().any(|h| h == required), "{required}");
     }
     let row = &rows[0];
     assert_eq!(row["path"], s(&path));
     assert_eq!((row["frame"].as_str(), row["roi"].as_str()), ("1", "image"));
-    assert_eq!((row["status"].as_str(), row["engine"].as_str()), ("ok", "cpu"));
+    assert_eq!(
+        (row["status"].as_str(), row["engine"].as_str()),
+        ("ok", "cpu")
+    );
     assert_eq!(row["fit_lags"], "1;2;3;4");
-    assert_eq!((row["rows"].as_str(), row["columns"].as_str()), ("64", "48"));
+    assert_eq!(
+        (row["rows"].as_str(), row["columns"].as_str()),
+        ("64", "48")
+    );
     assert_eq!(row["bits_stored"], "12");
     assert_eq!(row["pixel_spacing_row_mm"], "0.1");
     assert!(row["sop_instance_uid"].starts_with("2.25."));
@@ -42,7 +71,10 @@ fn results_have_the_documented_columns_and_values() {
     let r2: f64 = row["r2"].parse().unwrap();
     assert!(tbs > 0.5 && tbs < 1.5 && r2 > 0.9, "{row:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("1 files ok, 0 failed, 0 skipped"), "{stderr}");
+    assert!(
+        stderr.contains("1 files ok, 0 failed, 0 skipped"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -50,12 +82,22 @@ fn the_variogram_file_has_one_row_per_direction_and_lag() {
     let dir = tempfile::tempdir().unwrap();
     cohort(dir.path(), 3);
     let vg = dir.path().join("vg.csv");
-    results(&["--cpu", s(dir.path()), "--variogram", s(&vg), "--max-lag", "5"]);
+    results(&[
+        "--cpu",
+        s(dir.path()),
+        "--variogram",
+        s(&vg),
+        "--max-lag",
+        "5",
+    ]);
     let (header, rows) = parse_csv(&std::fs::read(&vg).unwrap());
     assert_eq!(header, VARIOGRAM_COLUMNS);
     assert_eq!(rows.len(), 3 * 2 * 5);
     let first = &rows[0];
-    assert_eq!((first["direction"].as_str(), first["lag"].as_str()), ("h", "1"));
+    assert_eq!(
+        (first["direction"].as_str(), first["lag"].as_str()),
+        ("h", "1")
+    );
     // 64 rows × 47 horizontal pairs at lag 1.
     assert_eq!(first["pairs"], (64 * 47).to_string());
 }
@@ -79,7 +121,15 @@ fn output_order_is_the_walk_order_whatever_the_parallelism() {
 fn fit_and_lag_flags_are_honoured() {
     let dir = tempfile::tempdir().unwrap();
     phantom_file(dir.path(), "a.dcm", spec(0.5, 12), Syntax::ExplicitLe);
-    let rows = results(&["--max-lag", "8", "--fit-from", "2", "--fit-to", "6", s(dir.path())]);
+    let rows = results(&[
+        "--max-lag",
+        "8",
+        "--fit-from",
+        "2",
+        "--fit-to",
+        "6",
+        s(dir.path()),
+    ]);
     assert_eq!(rows[0]["fit_lags"], "2;3;4;5;6");
 }
 
@@ -133,13 +183,34 @@ fn symlink_loops_are_walked_once() {
 #[test]
 fn the_phantom_command_writes_files_the_batch_scores() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(&["phantom", s(dir.path()), "--hurst", "0.3,0.8", "--rows", "96", "--cols", "64", "--syntax", "rle,deflated"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "phantom",
+        s(dir.path()),
+        "--hurst",
+        "0.3,0.8",
+        "--rows",
+        "96",
+        "--cols",
+        "64",
+        "--syntax",
+        "rle,deflated",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows = results(&[s(dir.path())]);
     assert_eq!(rows.len(), 4);
     let tbs = |name: &str| -> f64 {
-        rows.iter().find(|r| r["path"].ends_with(name)).unwrap()["tbs"].parse().unwrap()
+        rows.iter().find(|r| r["path"].ends_with(name)).unwrap()["tbs"]
+            .parse()
+            .unwrap()
     };
     assert!(tbs("fbm-h0.30-12bit-rle.dcm") < tbs("fbm-h0.80-12bit-rle.dcm"));
-    assert_eq!(tbs("fbm-h0.30-12bit-rle.dcm"), tbs("fbm-h0.30-12bit-deflated.dcm"));
+    assert_eq!(
+        tbs("fbm-h0.30-12bit-rle.dcm"),
+        tbs("fbm-h0.30-12bit-deflated.dcm")
+    );
 }

@@ -7,7 +7,9 @@ use tbs_batch::engine::cpu::{reference, whole_frame};
 use tbs_batch::fit::{fit, FitRange};
 
 fn random_frame(rng: &mut ChaCha8Rng, rows: usize, cols: usize, max: u16) -> Frame {
-    let pixels = (0..rows * cols).map(|_| rng.random_range(0..=max)).collect();
+    let pixels = (0..rows * cols)
+        .map(|_| rng.random_range(0..=max))
+        .collect();
     Frame::new(rows, cols, pixels).unwrap()
 }
 
@@ -24,7 +26,16 @@ fn tbs(frame: &Frame) -> f64 {
 #[test]
 fn fast_engine_equals_reference_on_random_images_of_odd_sizes() {
     let mut rng = ChaCha8Rng::seed_from_u64(2024);
-    let sizes = [(1, 1), (1, 37), (37, 1), (3, 5), (17, 31), (64, 65), (129, 7), (5, 300)];
+    let sizes = [
+        (1, 1),
+        (1, 37),
+        (37, 1),
+        (3, 5),
+        (17, 31),
+        (64, 65),
+        (129, 7),
+        (5, 300),
+    ];
     for (rows, cols) in sizes {
         for max in [1u16, 255, 4095, u16::MAX] {
             let f = random_frame(&mut rng, rows, cols, max);
@@ -42,7 +53,14 @@ fn fast_engine_equals_reference_on_random_images_of_odd_sizes() {
 #[test]
 fn alternating_extremes_sum_exactly() {
     // 0 and 65535 alternating: every odd-lag horizontal pair is a full-range difference.
-    let f = Frame::new(3, 9, (0..27).map(|i| if i % 2 == 0 { 0 } else { u16::MAX }).collect()).unwrap();
+    let f = Frame::new(
+        3,
+        9,
+        (0..27)
+            .map(|i| if i % 2 == 0 { 0 } else { u16::MAX })
+            .collect(),
+    )
+    .unwrap();
     assert_eq!(whole_frame(&f, 8), reference(&f, 8));
     let d2 = 65535u64 * 65535;
     assert_eq!(whole_frame(&f, 1).horizontal[0].sum_sq, 3 * 8 * d2);
@@ -54,7 +72,12 @@ fn affine_gray_level_maps_leave_the_slope_unchanged() {
     let f = random_frame(&mut rng, 40, 50, 1000);
     let base = tbs(&f);
     for (a, b) in [(1u16, 0u16), (3, 7), (60, 1000)] {
-        let g = Frame::new(f.rows, f.cols, f.pixels.iter().map(|&v| v * a + b).collect()).unwrap();
+        let g = Frame::new(
+            f.rows,
+            f.cols,
+            f.pixels.iter().map(|&v| v * a + b).collect(),
+        )
+        .unwrap();
         assert!((tbs(&g) - base).abs() < 1e-12, "a={a} b={b}");
     }
     // A negative map (inversion) is affine too.

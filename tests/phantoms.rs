@@ -15,9 +15,12 @@ fn score(hurst: f64, bits: u16, signed: bool) -> f64 {
         seed: 21,
     })
     .unwrap();
-    fit(&whole_frame(&p.frame(), 16), FitRange::new(1, 4, 16).unwrap())
-        .unwrap()
-        .tbs
+    fit(
+        &whole_frame(&p.frame(), 16),
+        FitRange::new(1, 4, 16).unwrap(),
+    )
+    .unwrap()
+    .tbs
 }
 
 #[test]
@@ -30,7 +33,11 @@ fn scores_rank_by_hurst_exponent_and_land_near_2h() {
     // Spectral synthesis on a finite grid loses some large-scale power at high H, so closeness
     // to 2H is required where the synthesis is accurate; the ranking holds everywhere.
     for (h, s) in hursts.iter().zip(&scores).filter(|(h, _)| **h <= 0.75) {
-        assert!((s - 2.0 * h).abs() < 0.15, "H={h}: score {s}, expected near {}", 2.0 * h);
+        assert!(
+            (s - 2.0 * h).abs() < 0.15,
+            "H={h}: score {s}, expected near {}",
+            2.0 * h
+        );
     }
 }
 
@@ -39,6 +46,9 @@ fn bit_depth_and_sign_change_the_score_only_by_quantisation() {
     let reference = score(0.6, 16, false);
     for (bits, signed) in [(16, true), (12, false), (12, true), (10, false)] {
         let s = score(0.6, bits, signed);
-        assert!((s - reference).abs() < 0.02, "{bits} bits signed={signed}: {s} vs {reference}");
+        assert!(
+            (s - reference).abs() < 0.02,
+            "{bits} bits signed={signed}: {s} vs {reference}"
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 mod bad_files;
 mod cli;
+mod independent;
 mod kernel;
 mod phantoms;
 mod syntaxes;

@@ -52,7 +52,9 @@ pub fn lie_about_pixel_length(path: &Path, length: u32) {
     // Explicit VR little endian: tag (E07F 1000), VR "OW"/"OB", 2 reserved bytes, then the length.
     let at = bytes
         .windows(6)
-        .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00, b'O', b'W'] || w == [0xE0, 0x7F, 0x10, 0x00, b'O', b'B'])
+        .rposition(|w| {
+            w == [0xE0, 0x7F, 0x10, 0x00, b'O', b'W'] || w == [0xE0, 0x7F, 0x10, 0x00, b'O', b'B']
+        })
         .expect("pixel data header present");
     bytes[at + 8..at + 12].copy_from_slice(&length.to_le_bytes());
     std::fs::write(path, bytes).unwrap();
@@ -80,7 +82,11 @@ pub fn parse_csv(text: &[u8]) -> (Vec<String>, Vec<HashMap<String, String>>) {
         .records()
         .map(|r| {
             let r = r.unwrap();
-            header.iter().cloned().zip(r.iter().map(String::from)).collect()
+            header
+                .iter()
+                .cloned()
+                .zip(r.iter().map(String::from))
+                .collect()
         })
         .collect();
     (header, rows)

@@ -94,7 +94,9 @@ pub fn write_dicom(path: &Path, frames: &[Phantom], syntax: Syntax) -> Result<()
     }
     if syntax == Syntax::JpegLs && first.spec.bits_stored < 4 {
         // The JPEG-LS encoder derives its error bound from bits_stored − 4.
-        return Err(Error::Config("JPEG-LS phantoms need at least 4 bits stored".into()));
+        return Err(Error::Config(
+            "JPEG-LS phantoms need at least 4 bits stored".into(),
+        ));
     }
     let uid = instance_uid(frames, syntax);
     let mut obj = header(first, frames.len(), &uid);
