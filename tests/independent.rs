@@ -92,3 +92,18 @@ fn an_independent_implementation_reproduces_the_sample_cohort() {
     }
     check(dir.path());
 }
+
+#[test]
+fn an_independent_implementation_reproduces_the_jpeg_and_jpeg_2000_fixtures() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/syntaxes");
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "jpeg-lossless-sv1.dcm",
+        "jpeg-lossless-p14.dcm",
+        "j2k-lossless.dcm",
+        "j2k.dcm",
+    ] {
+        std::fs::copy(fixtures.join(name), dir.path().join(name)).unwrap();
+    }
+    check(dir.path());
+}

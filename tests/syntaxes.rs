@@ -122,3 +122,47 @@ fn two_bit_deep_and_odd_sized_images_round_trip() {
         &lossless(),
     );
 }
+
+/// The committed fixtures in the JPEG syntaxes the phantom writer cannot encode.
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/syntaxes")
+        .join(name)
+}
+
+#[test]
+fn jpeg_lossless_and_jpeg_2000_fixtures_equal_their_reference() {
+    let reference = decode_all(&fixture("reference-12bit.dcm"));
+    for name in [
+        "jpeg-lossless-sv1.dcm",
+        "jpeg-lossless-p14.dcm",
+        "j2k-lossless.dcm",
+        "j2k.dcm",
+    ] {
+        assert_eq!(decode_all(&fixture(name)), reference, "{name}");
+    }
+}
+
+#[test]
+fn jpeg_extended_8_bit_decodes_close_to_its_reference() {
+    let reference = decode_all(&fixture("reference-8bit.dcm"));
+    let got = decode_all(&fixture("jpeg-extended-8bit.dcm"));
+    let worst = got[0]
+        .pixels
+        .iter()
+        .zip(&reference[0].pixels)
+        .map(|(&a, &b)| a.abs_diff(b))
+        .max();
+    assert!(worst.is_some_and(|w| w <= 8), "{worst:?}");
+}
+
+#[test]
+fn jpeg_extended_12_bit_is_a_clear_error_row() {
+    let rows = crate::util::results(&[crate::util::s(&fixture("jpeg-extended-12bit.dcm"))]);
+    assert_eq!(rows[0]["status"], "error");
+    assert!(
+        rows[0]["error"].contains("SamplePrecision(12)"),
+        "{:?}",
+        rows[0]
+    );
+}
