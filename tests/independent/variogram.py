@@ -22,8 +22,10 @@ import pydicom
 
 def stored_values(ds):
     """The frames' stored integers as int64, shape (frames, rows, cols)."""
-    # pydicom's pixel_array already masks to Bits Stored and sign-extends; check independently
-    # from the raw container anyway by re-deriving from the attributes.
+    # pydicom would mask native data itself, but by shifting by Bits Allocated - Bits Stored,
+    # which assumes High Bit = Bits Stored - 1 and wipes the field when it sits lower. Take the
+    # containers as decoded and derive the stored values from the attributes here instead.
+    ds.pixel_array_options(correct_unused_bits=False)
     arr = ds.pixel_array.astype(np.int64)
     frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     arr = arr.reshape(frames, ds.Rows, ds.Columns)
@@ -68,7 +70,7 @@ def main(path):
                 cache = {file: stored_values(pydicom.dcmread(file))}
             image = cache[file][frame - 1]
         except Exception as e:  # any decoder failure is a failed check, with its reason
-            print(f"{file} frame {frame}: cannot decode independently: {e}")
+            print(f"{file} frame {frame}: cannot decode independently: {' '.join(str(e).split())}")
             failed += 1
             continue
         bad = []
