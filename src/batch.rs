@@ -28,7 +28,7 @@ use crate::write::{Outcome, ResultRow, VariogramRecord};
 pub struct Settings {
     pub max_lag: usize,
     pub fit: FitRange,
-    /// Worker threads (files in flight at once).
+    /// CPU threads; the engine decides how many files that keeps in flight.
     pub jobs: usize,
 }
 
@@ -128,7 +128,15 @@ fn score_frame(
         }
     };
     for region in region::regions_for_frame() {
-        let variogram = engine.variogram(&frame, &region, settings.max_lag);
+        let variogram = match engine.variogram(&frame, &region, settings.max_lag) {
+            Ok(v) => v,
+            Err(e) => {
+                report
+                    .rows
+                    .push(row(region.label(), Outcome::Error(e.one_line())));
+                continue;
+            }
+        };
         let outcome = match fit::fit(&variogram, settings.fit) {
             Ok(f) => Outcome::Ok(f),
             Err(e) => Outcome::Error(e.one_line()),
@@ -215,7 +223,7 @@ pub fn run(
 ) -> Result<Summary> {
     let start = Instant::now();
     let progress = progress_bar(inputs.len());
-    let jobs = settings.jobs.max(1);
+    let jobs = engine.workers(settings.jobs.max(1));
     let window = jobs * 4;
     let next = AtomicUsize::new(0);
     let abort = AtomicBool::new(false);

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::batch::{self, FileReport, Settings};
-use crate::engine::cpu::CpuEngine;
+use crate::engine::{self, Choice};
 use crate::error::{Error, Result};
 use crate::fit::FitRange;
 use crate::phantom::{self, Phantom, Spec, Style, Syntax};
@@ -45,9 +45,14 @@ pub enum Command {
 pub struct RunArgs {
     /// DICOM files or directories (walked recursively, in sorted order).
     pub paths: Vec<PathBuf>,
-    /// Compute on the CPU (the only engine in this build; never initialises a GPU).
-    #[arg(long)]
+    /// Compute on the CPU; never initialises a GPU. [default: a hardware GPU if there is one,
+    /// else the CPU]
+    #[arg(long, conflicts_with = "gpu")]
     pub cpu: bool,
+    /// Compute on the GPU, a software adapter such as lavapipe included; fails when wgpu finds
+    /// no adapter at all.
+    #[arg(long)]
+    pub gpu: bool,
     /// Write the results CSV here instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -136,21 +141,32 @@ fn run_batch(args: &RunArgs) -> Result<()> {
         fit,
         jobs,
     };
+    // Before any output file is created, so a missing GPU leaves nothing half-written behind.
+    let choice = match (args.cpu, args.gpu) {
+        (true, _) => Choice::Cpu,
+        (_, true) => Choice::Gpu,
+        _ => Choice::Auto,
+    };
+    let engine = engine::open(choice)?;
     let mut results = ResultsWriter::new(open_output(args.output.as_ref())?)?;
     let mut variogram = match &args.variogram {
         Some(path) => Some(VariogramWriter::new(create(path)?)?),
         None => None,
     };
     let inputs = walk::walk(&args.paths);
-    let engine = CpuEngine;
-    let summary = batch::run(&inputs, &engine, &settings, |report: &FileReport| {
-        results.write_file(&report.rows)?;
-        match variogram.as_mut() {
-            Some(v) => v.write_file(&report.variograms),
-            None => Ok(()),
-        }
-    })?;
-    eprintln!("tbs-batch: {summary}; engine cpu");
+    let summary = batch::run(
+        &inputs,
+        engine.as_ref(),
+        &settings,
+        |report: &FileReport| {
+            results.write_file(&report.rows)?;
+            match variogram.as_mut() {
+                Some(v) => v.write_file(&report.variograms),
+                None => Ok(()),
+            }
+        },
+    )?;
+    eprintln!("tbs-batch: {summary}; engine {}", engine.describe());
     Ok(())
 }
 

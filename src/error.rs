@@ -28,6 +28,8 @@ pub enum Error {
     Config(String),
     #[error("cannot write output: {0}")]
     Output(String),
+    #[error("GPU: {0}")]
+    Gpu(String),
     #[error("internal error while processing this file: {0}")]
     Panic(String),
 }

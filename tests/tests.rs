@@ -2,6 +2,7 @@
 
 mod bad_files;
 mod cli;
+mod gpu;
 mod independent;
 mod kernel;
 mod phantoms;

@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use super::{Engine, LagSum, Variogram};
 use crate::decode::Frame;
+use crate::error::Result;
 use crate::region::Region;
 
 /// Pixels per parallel block: below this a frame is summed on the calling thread, since a rayon
@@ -18,17 +19,36 @@ use crate::region::Region;
 const BLOCK_PIXELS: usize = 1 << 18;
 
 /// The CPU pair-summing engine.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct CpuEngine;
+#[derive(Debug, Default, Clone)]
+pub struct CpuEngine {
+    /// Why the CPU was chosen when a GPU was not ruled out, for the summary line.
+    reason: Option<String>,
+}
+
+impl CpuEngine {
+    /// The CPU engine standing in for a GPU, for `reason`.
+    pub fn because(reason: &str) -> Self {
+        CpuEngine {
+            reason: Some(reason.to_string()),
+        }
+    }
+}
 
 impl Engine for CpuEngine {
     fn name(&self) -> &'static str {
         "cpu"
     }
 
-    fn variogram(&self, frame: &Frame, region: &Region, max_lag: usize) -> Variogram {
+    fn describe(&self) -> String {
+        match &self.reason {
+            Some(r) => format!("cpu ({r})"),
+            None => "cpu".into(),
+        }
+    }
+
+    fn variogram(&self, frame: &Frame, region: &Region, max_lag: usize) -> Result<Variogram> {
         match region {
-            Region::WholeFrame => whole_frame(frame, max_lag),
+            Region::WholeFrame => Ok(whole_frame(frame, max_lag)),
         }
     }
 }

@@ -5,8 +5,10 @@
 //! or one of them is wrong.
 
 pub mod cpu;
+pub mod gpu;
 
 use crate::decode::Frame;
+use crate::error::{Error, Result};
 use crate::region::Region;
 
 /// The two pair directions of the variogram.
@@ -96,6 +98,50 @@ pub trait Engine: Sync {
     /// The results' `engine` column.
     fn name(&self) -> &'static str;
 
+    /// The engine and what it runs on, for the run's summary line.
+    fn describe(&self) -> String {
+        self.name().to_string()
+    }
+
+    /// Files in flight at once for `jobs` CPU threads.
+    fn workers(&self, jobs: usize) -> usize {
+        jobs
+    }
+
     /// Exact pair sums of `region` of `frame` for lags 1..=max_lag.
-    fn variogram(&self, frame: &Frame, region: &Region, max_lag: usize) -> Variogram;
+    fn variogram(&self, frame: &Frame, region: &Region, max_lag: usize) -> Result<Variogram>;
+}
+
+/// The engine the command line asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// A hardware GPU when wgpu finds one, else the CPU.
+    Auto,
+    /// The CPU; wgpu is never initialised.
+    Cpu,
+    /// The shader on any adapter, a software one included; no adapter is an error.
+    Gpu,
+}
+
+/// Opens the engine `choice` asks for.
+///
+/// `Auto` never fails: without a hardware adapter, or when one cannot be opened, it uses the CPU
+/// and its description says why.
+pub fn open(choice: Choice) -> Result<Box<dyn Engine>> {
+    match choice {
+        Choice::Cpu => Ok(Box::new(cpu::CpuEngine::default())),
+        Choice::Gpu => match gpu::GpuEngine::open(gpu::Want::Any)? {
+            Some(engine) => Ok(Box::new(engine)),
+            None => Err(Error::Gpu(
+                "--gpu: wgpu found no adapter (no Vulkan, Metal or DX12 driver; \
+                 mesa-vulkan-drivers gives a software one); use --cpu"
+                    .into(),
+            )),
+        },
+        Choice::Auto => Ok(match gpu::GpuEngine::open(gpu::Want::Hardware) {
+            Ok(Some(engine)) => Box::new(engine),
+            Ok(None) => Box::new(cpu::CpuEngine::because("no hardware GPU adapter")),
+            Err(e) => Box::new(cpu::CpuEngine::because(&e.one_line())),
+        }),
+    }
 }
