@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tbs_batch::decode::Frame;
 use tbs_batch::engine::cpu::whole_frame;
@@ -17,7 +17,7 @@ use tbs_batch::engine::Engine;
 use tbs_batch::phantom::{Phantom, Syntax};
 use tbs_batch::region::Region;
 
-use crate::util::{parse_csv, phantom_file, run, s, spec};
+use crate::util::{parse_csv, phantom_file, random_frame, run, s, spec};
 
 /// The shared engine on the best adapter, or `None` (and a note on stderr) when there is none.
 fn gpu() -> Option<&'static GpuEngine> {
@@ -45,13 +45,6 @@ fn open(slot_bytes: Option<u64>) -> Option<GpuEngine> {
         );
     }
     engine
-}
-
-fn random_frame(rng: &mut ChaCha8Rng, rows: usize, cols: usize, max: u16) -> Frame {
-    let pixels = (0..rows * cols)
-        .map(|_| rng.random_range(0..=max))
-        .collect();
-    Frame::new(rows, cols, pixels).unwrap()
 }
 
 /// Asserts the GPU's sums equal the CPU's for every lag and direction.

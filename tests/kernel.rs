@@ -1,17 +1,12 @@
 //! The CPU engine against the plain reference loop, and the score's invariances.
 
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tbs_batch::decode::Frame;
 use tbs_batch::engine::cpu::{reference, whole_frame};
 use tbs_batch::fit::{fit, FitRange};
 
-fn random_frame(rng: &mut ChaCha8Rng, rows: usize, cols: usize, max: u16) -> Frame {
-    let pixels = (0..rows * cols)
-        .map(|_| rng.random_range(0..=max))
-        .collect();
-    Frame::new(rows, cols, pixels).unwrap()
-}
+use crate::util::random_frame;
 
 fn map(frame: &Frame, f: impl Fn(usize, usize) -> u16, rows: usize, cols: usize) -> Frame {
     let pixels = (0..rows * cols).map(|i| f(i / cols, i % cols)).collect();

@@ -5,7 +5,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use dicom_core::{DataElement, PrimitiveValue, VR};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use tbs_batch::decode::Frame;
 use tbs_batch::phantom::{write_dicom, Phantom, Spec, Style, Syntax};
+
+/// A frame of uniformly random values in 0..=max.
+pub fn random_frame(rng: &mut ChaCha8Rng, rows: usize, cols: usize, max: u16) -> Frame {
+    let pixels = (0..rows * cols)
+        .map(|_| rng.random_range(0..=max))
+        .collect();
+    Frame::new(rows, cols, pixels).unwrap()
+}
 
 /// A small raw phantom spec; tests override what they need.
 pub fn spec(hurst: f64, bits: u16) -> Spec {

@@ -308,3 +308,19 @@ fn capacity(limits: &wgpu::Limits, slot_bytes: u64) -> Result<Capacity> {
         partials: to_usize((binding / 16).min(SLOT_PARTIALS)),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shader_declares_the_workgroup_size_the_host_sizes_for() {
+        let source = include_str!("../../../shaders/variogram.wgsl");
+        assert!(source.contains(&format!("const WORKGROUP: u32 = {WORKGROUP}u;")));
+        assert!(source.contains(&format!("@workgroup_size({WORKGROUP})")));
+        assert_eq!(
+            crate::engine::gpu::plan::TILE_PIXELS % WORKGROUP as usize,
+            0
+        );
+    }
+}
