@@ -174,6 +174,8 @@ pub struct Summary {
     pub rows_ok: usize,
     pub rows_failed: usize,
     pub elapsed: Duration,
+    /// The process's peak resident memory, where the system reports it.
+    pub peak_bytes: Option<u64>,
 }
 
 impl Summary {
@@ -208,7 +210,11 @@ impl std::fmt::Display for Summary {
             self.rows_failed,
             self.elapsed.as_secs_f64(),
             self.images_per_second()
-        )
+        )?;
+        match self.peak_bytes {
+            Some(b) => write!(f, "; peak memory {} MB", b >> 20),
+            None => Ok(()),
+        }
     }
 }
 
@@ -273,7 +279,22 @@ pub fn run(
     });
     progress.finish_and_clear();
     summary.elapsed = start.elapsed();
+    summary.peak_bytes = peak_resident_bytes();
     outcome.map(|()| summary)
+}
+
+/// Peak resident memory of this process so far (Linux: `VmHWM`); `None` elsewhere.
+pub fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Restarts the peak-memory count from the current size (Linux), so a measurement covers only
+/// what follows. Where that is not possible the peak stays the whole process's.
+pub fn reset_peak_resident() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Blocks until input `i` is within `window` of the oldest undelivered one; false on abort.

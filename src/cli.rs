@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::batch::{self, FileReport, Settings};
+use crate::bench;
 use crate::engine::{self, Choice};
 use crate::error::{Error, Result};
 use crate::fit::FitRange;
@@ -38,6 +39,8 @@ pub struct Cli {
 pub enum Command {
     /// Write phantom DICOM files with known texture (fractional Brownian surfaces).
     Phantom(PhantomArgs),
+    /// Time both engines end to end on a generated cohort and print a table.
+    Bench(BenchArgs),
 }
 
 /// Flags of the main job.
@@ -105,10 +108,32 @@ pub struct PhantomArgs {
     pub seed: u64,
 }
 
+/// Flags of `tbs-batch bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Files in the generated cohort.
+    #[arg(long, default_value_t = 500)]
+    pub files: usize,
+    #[arg(long, default_value_t = 716)]
+    pub rows: usize,
+    #[arg(long, default_value_t = 780)]
+    pub cols: usize,
+    /// Bits stored; 8 makes display-processed files like the GE iDXA CR export.
+    #[arg(long, default_value_t = 8)]
+    pub bits: u16,
+    /// Largest lag computed.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub max_lag: usize,
+    /// CPU threads [default: the number of CPUs].
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
 /// Runs what the command line asks for.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Phantom(args)) => write_phantoms(&args),
+        Some(Command::Bench(args)) => run_bench(&args),
         None => run_batch(&cli.run),
     }
 }
@@ -119,27 +144,11 @@ fn run_batch(args: &RunArgs) -> Result<()> {
             "no input: give DICOM files or directories".into(),
         ));
     }
-    if !(1..=MAX_LAG_LIMIT).contains(&args.max_lag) {
-        return Err(Error::Config(format!(
-            "--max-lag {} must be 1..={MAX_LAG_LIMIT}",
-            args.max_lag
-        )));
-    }
-    let fit = FitRange::new(args.fit_from, args.fit_to, args.max_lag)?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if jobs == 0 {
-        return Err(Error::Config("--jobs must be at least 1".into()));
-    }
-    // Parallelism inside large frames shares the same budget; an already-built pool is fine.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build_global();
+    check_max_lag(args.max_lag)?;
     let settings = Settings {
         max_lag: args.max_lag,
-        fit,
-        jobs,
+        fit: FitRange::new(args.fit_from, args.fit_to, args.max_lag)?,
+        jobs: threads(args.jobs)?,
     };
     // Before any output file is created, so a missing GPU leaves nothing half-written behind.
     let choice = match (args.cpu, args.gpu) {
@@ -167,6 +176,51 @@ fn run_batch(args: &RunArgs) -> Result<()> {
         },
     )?;
     eprintln!("tbs-batch: {summary}; engine {}", engine.describe());
+    Ok(())
+}
+
+fn check_max_lag(max_lag: usize) -> Result<()> {
+    if (1..=MAX_LAG_LIMIT).contains(&max_lag) {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "--max-lag {max_lag} must be 1..={MAX_LAG_LIMIT}"
+        )))
+    }
+}
+
+/// The CPU threads to use: `-j`, else every CPU. Sizes rayon's pool to match, since the CPU
+/// engine's parallelism inside large frames shares the same budget.
+fn threads(jobs: Option<usize>) -> Result<usize> {
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        return Err(Error::Config("--jobs must be at least 1".into()));
+    }
+    // An already-built pool (a second run in one process) is fine.
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build_global();
+    Ok(jobs)
+}
+
+fn run_bench(args: &BenchArgs) -> Result<()> {
+    check_max_lag(args.max_lag)?;
+    if args.files == 0 {
+        return Err(Error::Config("--files must be at least 1".into()));
+    }
+    eprintln!(
+        "tbs-batch bench: generating {} files and running both engines…",
+        args.files
+    );
+    let report = bench::run(bench::Cohort {
+        files: args.files,
+        rows: args.rows,
+        cols: args.cols,
+        bits: args.bits,
+        max_lag: args.max_lag,
+        jobs: threads(args.jobs)?,
+    })?;
+    print!("{report}");
     Ok(())
 }
 

@@ -3,9 +3,11 @@
 //! The data's journey, one module per stage: [`walk`] lists the inputs, [`decode`] turns a file
 //! into frames of stored integers, [`region`] says which pixels count, [`engine`] sums the pixel
 //! pairs exactly, [`fit`] turns the sums into a score, and [`write`] streams the CSV files.
-//! [`batch`] runs the stages over a cohort in parallel and in order; [`cli`] is the command line.
+//! [`batch`] runs the stages over a cohort in parallel and in order; [`cli`] is the command line;
+//! [`phantom`] writes test images of known texture and [`bench`] times the engines on them.
 
 pub mod batch;
+pub mod bench;
 pub mod cli;
 pub mod decode;
 pub mod engine;

@@ -33,6 +33,7 @@ pub struct GpuEngine {
     requests: Option<mpsc::SyncSender<Request>>,
     server: Option<JoinHandle<()>>,
     description: String,
+    software: bool,
 }
 
 impl GpuEngine {
@@ -53,6 +54,7 @@ impl GpuEngine {
         .unwrap_or_else(|_| Err(Error::Gpu("the GPU driver failed while opening".into())))?;
         let Some(gpu) = gpu else { return Ok(None) };
         let description = gpu.describe();
+        let software = gpu.info.device_type == wgpu::DeviceType::Cpu;
         let (tx, rx) = mpsc::sync_channel(256);
         let server = std::thread::Builder::new()
             .name("tbs-gpu".into())
@@ -62,7 +64,13 @@ impl GpuEngine {
             requests: Some(tx),
             server: Some(server),
             description,
+            software,
         }))
+    }
+
+    /// Whether the adapter is a software renderer (such as lavapipe) rather than a GPU.
+    pub fn is_software(&self) -> bool {
+        self.software
     }
 
     /// Sums one whole frame on the device.
