@@ -237,12 +237,13 @@ pub fn run(
     let delivered = (Mutex::new(0usize), Condvar::new());
     let mut summary = Summary::default();
     let mut outcome = Ok(());
+    let pool = worker_pool(jobs)?;
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<(usize, FileReport)>();
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let (next, abort, delivered) = (&next, &abort, &delivered);
-            scope.spawn(move || loop {
+        let (next, abort, delivered) = (&next, &abort, &delivered);
+        // Every pool thread runs one claim-process-send loop; `tx` drops when all have ended.
+        scope.spawn(move || {
+            pool.broadcast(|_| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= inputs.len() || !wait_for_window(delivered, abort, i, window) {
                     break;
@@ -250,9 +251,8 @@ pub fn run(
                 if tx.send((i, process(&inputs[i], engine, settings))).is_err() {
                     break;
                 }
-            });
-        }
-        drop(tx);
+            })
+        });
         let mut pending = BTreeMap::new();
         let mut expect = 0;
         for (i, report) in rx {
@@ -281,6 +281,17 @@ pub fn run(
     summary.elapsed = start.elapsed();
     summary.peak_bytes = peak_resident_bytes();
     outcome.map(|()| summary)
+}
+
+/// The threads the workers run on. A rayon pool of their own, rather than plain threads, so that
+/// a large frame's parallel sums are shared out among the workers by work stealing: an idle
+/// worker helps with another's frame, and a busy one is never made to wait on a second pool.
+fn worker_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("tbs-worker-{i}"))
+        .build()
+        .map_err(|e| Error::Config(format!("cannot start {threads} worker threads: {e}")))
 }
 
 /// Peak resident memory of this process so far (Linux: `VmHWM`); `None` elsewhere.

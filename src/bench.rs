@@ -120,8 +120,8 @@ pub fn write_cohort(dir: &Path, c: &Cohort) -> Result<()> {
     Ok(())
 }
 
-/// Runs one engine over the cohort, as the main job would, and times it.
-fn measure(
+/// Runs one engine over the cohort in `dir`, as the main job would, and times it.
+pub fn measure(
     cohort: &Cohort,
     dir: &Path,
     engine: &dyn Engine,
@@ -145,6 +145,12 @@ fn measure(
             .sum::<u64>();
         sink.write_file(&report.rows)
     })?;
+    if summary.rows_ok != cohort.files {
+        return Err(Error::Bench(format!(
+            "{} of {} files scored ({} errors)",
+            summary.rows_ok, cohort.files, summary.rows_failed
+        )));
+    }
     Ok(Measurement {
         engine: engine.describe(),
         images: summary.rows_ok,

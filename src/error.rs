@@ -30,6 +30,8 @@ pub enum Error {
     Output(String),
     #[error("GPU: {0}")]
     Gpu(String),
+    #[error("bench: {0}")]
+    Bench(String),
     #[error("internal error while processing this file: {0}")]
     Panic(String),
 }

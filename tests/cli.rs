@@ -214,3 +214,50 @@ fn the_phantom_command_writes_files_the_batch_scores() {
         tbs("fbm-h0.30-12bit-deflated.dcm")
     );
 }
+
+#[test]
+fn bench_prints_both_engines_side_by_side() {
+    let out = run(&[
+        "bench",
+        "--files",
+        "5",
+        "--rows",
+        "64",
+        "--cols",
+        "48",
+        "--max-lag",
+        "4",
+        "-j",
+        "2",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.starts_with("5 files of 64 × 48 8-bit (iDXA-like CR), lags 1..=4, 2 CPU threads"),
+        "{table}"
+    );
+    let cpu = table
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .expect("a cpu row");
+    let figures: Vec<f64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .take(2)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    assert!(figures.iter().all(|&f| f > 0.0), "images/s, pairs/s: {cpu}");
+    assert!(cpu.ends_with("cpu"), "names the engine: {cpu}");
+    assert!(
+        table.lines().any(|l| l.starts_with("gpu ")),
+        "a gpu row, measured or saying why not: {table}"
+    );
+}
+
+#[test]
+fn bench_refuses_an_empty_cohort() {
+    let out = run(&["bench", "--files", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--files must be at least 1"));
+}

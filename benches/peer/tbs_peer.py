@@ -7,8 +7,9 @@ and direction), fits the log-log slope, and writes `path,tbs` to stdout. One wor
 per core, as `multiprocessing` makes easy. Same definition as tbs-batch: lags 1..=16 in both
 directions, pooled, least-squares slope of ln V(k) on ln k over lags 1..=4.
 
-    python3 benches/peer/tbs_peer.py DIR [DIR ...] > peer.csv
+    python3 benches/peer/tbs_peer.py [--max-lag N] DIR [DIR ...] > peer.csv
 """
+import argparse
 import csv
 import math
 import os
@@ -18,14 +19,14 @@ from multiprocessing import Pool
 import numpy as np
 import pydicom
 
-MAX_LAG = 16
 FIT_LAGS = range(1, 5)
 
 
-def tbs(path):
+def tbs(job):
+    path, max_lag = job
     image = pydicom.dcmread(path).pixel_array.astype(np.int64)
     variogram = []
-    for k in range(1, MAX_LAG + 1):
+    for k in range(1, max_lag + 1):
         across = image[:, k:] - image[:, :-k]
         down = image[k:, :] - image[:-k, :]
         total = int((across * across).sum()) + int((down * down).sum())
@@ -45,13 +46,18 @@ def files(roots):
                     yield os.path.join(folder, name)
 
 
-def main(roots):
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-lag", type=int, default=16)
+    parser.add_argument("roots", nargs="+")
+    args = parser.parse_args()
     out = csv.writer(sys.stdout)
     out.writerow(["path", "tbs"])
+    jobs = ((path, args.max_lag) for path in files(args.roots))
     with Pool(os.cpu_count()) as pool:
-        for path, slope in pool.imap(tbs, files(roots), chunksize=4):
-            out.writerow([path, f"{slope:.6f}" if math.isfinite(slope) else ""])
+        for path, slope in pool.imap(tbs, jobs, chunksize=4):
+            out.writerow([path, repr(float(slope)) if math.isfinite(slope) else ""])
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
