@@ -5,10 +5,10 @@
 //! The GPU kernel is fed several frames at once, as the batch's workers feed it, so its figure
 //! includes packing, upload and read-back. Without an adapter the GPU group is skipped.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use tbs_batch::decode::Frame;
 use tbs_batch::engine::cpu::whole_frame;
-use tbs_batch::engine::gpu::{GpuEngine, Want};
+use tbs_batch::engine::gpu::{quiet_device_select, GpuEngine, Want};
 use tbs_batch::engine::Engine;
 use tbs_batch::phantom::{Phantom, Spec, Style};
 use tbs_batch::region::Region;
@@ -95,4 +95,9 @@ fn gpu(c: &mut Criterion) {
 }
 
 criterion_group!(benches, cpu, gpu);
-criterion_main!(benches);
+fn main() {
+    // Before criterion or rayon start any thread.
+    quiet_device_select();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use tbs_batch::bench::{measure, write_cohort, Cohort};
-use tbs_batch::engine::gpu::{GpuEngine, Want};
+use tbs_batch::engine::gpu::{quiet_device_select, GpuEngine, Want};
 use tbs_batch::engine::{self, Choice, Engine};
 
 const FILES: usize = 64;
@@ -41,4 +41,9 @@ fn pipeline(c: &mut Criterion) {
 }
 
 criterion_group!(benches, pipeline);
-criterion_main!(benches);
+fn main() {
+    // Before criterion or rayon start any thread.
+    quiet_device_select();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -189,17 +189,12 @@ fn check_max_lag(max_lag: usize) -> Result<()> {
     }
 }
 
-/// The CPU threads to use: `-j`, else every CPU. Sizes rayon's pool to match, since the CPU
-/// engine's parallelism inside large frames shares the same budget.
+/// The worker threads to use: `-j`, else every CPU.
 fn threads(jobs: Option<usize>) -> Result<usize> {
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if jobs == 0 {
         return Err(Error::Config("--jobs must be at least 1".into()));
     }
-    // An already-built pool (a second run in one process) is fine.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build_global();
     Ok(jobs)
 }
 

@@ -309,6 +309,15 @@ fn capacity(limits: &wgpu::Limits, slot_bytes: u64) -> Result<Capacity> {
     })
 }
 
+/// Keeps Mesa's Vulkan device-select layer quiet. On headless nodes without a desktop session it
+/// prints errors about `XDG_RUNTIME_DIR` that are not ours; the adapter is chosen by
+/// [`find_adapter`] anyway. Changes the environment, so call it before any thread starts.
+pub fn quiet_device_select() {
+    if std::env::var_os("NODEVICE_SELECT").is_none() {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
-pub use device::Want;
+pub use device::{quiet_device_select, Want};
 use device::{Gpu, Slot, Submitted};
 use plan::{Band, TileDesc};
 
