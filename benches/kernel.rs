@@ -11,7 +11,7 @@ use tbs_batch::engine::cpu::whole_frame;
 use tbs_batch::engine::gpu::{quiet_device_select, GpuEngine, Want};
 use tbs_batch::engine::Engine;
 use tbs_batch::phantom::{Phantom, Spec, Style};
-use tbs_batch::region::Region;
+use tbs_batch::region::Patch;
 
 /// Frames in flight per GPU iteration.
 const GPU_FRAMES: usize = 8;
@@ -84,7 +84,7 @@ fn gpu(c: &mut Criterion) {
                 b.iter(|| {
                     std::thread::scope(|s| {
                         for _ in 0..GPU_FRAMES {
-                            s.spawn(|| engine.variogram(&f, &Region::WholeFrame, lag));
+                            s.spawn(|| engine.variogram(&Patch::whole(&f), lag));
                         }
                     })
                 })

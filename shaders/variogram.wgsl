@@ -9,6 +9,11 @@
 // WGSL has no 64-bit integers. A squared 16-bit difference fits a u32 (65535² < 2³²) but two of
 // them may not, so every running sum is a (lo, hi) pair of u32 with the carry propagated by hand.
 // Each workgroup writes its partial sum and pair count; the host adds partials in u64.
+//
+// A masked tile (a region that is not a whole rectangle) counts a pair only when both pixels'
+// bits in `inside` are set; the bits sit at the pixels' indices in the batch. The test is
+// arithmetic (a square times 0 or 1), and a tile is masked or not as a whole, so the branch on
+// it is uniform across the workgroup.
 
 const WORKGROUP: u32 = 256u;
 
@@ -25,6 +30,7 @@ struct Tile {
     band_rows: u32,
     first_row: u32,
     row_count: u32,
+    masked: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -32,6 +38,8 @@ struct Tile {
 @group(0) @binding(2) var<storage, read> tiles: array<Tile>;
 // (sum lo, sum hi, pair count, unused) per workgroup, at y * tile_count + x.
 @group(0) @binding(3) var<storage, read_write> partials: array<vec4<u32>>;
+// One bit per pixel of the batch, bit i of word j for pixel 32 j + i; 1 is inside.
+@group(0) @binding(4) var<storage, read> inside: array<u32>;
 
 var<workgroup> sum_lo: array<u32, WORKGROUP>;
 var<workgroup> sum_hi: array<u32, WORKGROUP>;
@@ -41,6 +49,12 @@ var<workgroup> count: array<u32, WORKGROUP>;
 fn pixel(base: u32, i: u32) -> u32 {
     let word = pixels[base + (i >> 1u)];
     return (word >> ((i & 1u) * 16u)) & 0xffffu;
+}
+
+// 1 when pixel `i` of the band starting at word `base` is inside its region, else 0.
+fn is_inside(base: u32, i: u32) -> u32 {
+    let bit = base * 2u + i;
+    return (inside[bit >> 5u] >> (bit & 31u)) & 1u;
 }
 
 @compute @workgroup_size(256)
@@ -71,11 +85,15 @@ fn main(
         for (var c = lid; c < col_end; c += WORKGROUP) {
             let a = pixel(tile.word_offset, row + c);
             let b = pixel(tile.word_offset, row + c + partner);
+            var both = 1u;
+            if tile.masked != 0u {
+                both = is_inside(tile.word_offset, row + c) & is_inside(tile.word_offset, row + c + partner);
+            }
             let d = max(a, b) - min(a, b);
-            let sq = d * d;
+            let sq = d * d * both;
             lo += sq;
             hi += u32(lo < sq);
-            n += 1u;
+            n += both;
         }
     }
 

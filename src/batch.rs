@@ -10,26 +10,32 @@
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::decode::{self, DicomFile, Meta};
 use crate::engine::Engine;
+use crate::engine::Variogram;
 use crate::error::{Error, Result};
 use crate::fit::{self, FitRange};
-use crate::region;
+use crate::region::sidecar::{Entry, Sidecar};
+use crate::region::{Extremes, Patch, Shape};
 use crate::walk::{self, Input, Skip};
-use crate::write::{Outcome, ResultRow, VariogramRecord};
+use crate::write::{Outcome, RegionFacts, ResultRow, VariogramRecord};
 
 /// What the variogram and fit are computed with.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub max_lag: usize,
     pub fit: FitRange,
     /// CPU threads; the engine decides how many files that keeps in flight.
     pub jobs: usize,
+    /// Which stored values are left out of every region.
+    pub extremes: Extremes,
+    /// The `--roi` sidecar; without one every frame is scored whole.
+    pub sidecar: Option<Arc<Sidecar>>,
 }
 
 /// Everything one input produced.
@@ -87,81 +93,223 @@ fn process_unguarded(input: &Input, engine: &dyn Engine, settings: &Settings) ->
         Ok(g) => g,
         Err(e) => return file_error(input, engine, file.meta.clone(), e),
     };
+    let regions = match &settings.sidecar {
+        Some(sidecar) => sidecar.regions(&input.display(), &file.meta.sop_instance_uid),
+        None => Vec::new(),
+    };
     let mut report = FileReport::default();
     for index in 0..geometry.frames {
-        score_frame(
+        let frame_regions: Vec<&Entry> = regions
+            .iter()
+            .copied()
+            .filter(|e| e.frame == index + 1)
+            .collect();
+        let scorer = FrameScorer {
             input,
-            &file,
-            &geometry,
+            file: &file,
             index,
             engine,
             settings,
-            &mut report,
-        );
+        };
+        scorer.score(&geometry, &frame_regions, &mut report);
+    }
+    for e in regions.iter().filter(|e| e.frame > geometry.frames) {
+        let why = Error::Region(format!(
+            "{}: frame {} does not exist; the file has {}",
+            e.place, e.frame, geometry.frames
+        ));
+        report.rows.push(ResultRow {
+            frame: Some(e.frame),
+            roi: e.label.clone(),
+            ..file_row(input, engine, &file.meta, why)
+        });
     }
     report
 }
 
-/// Adds one frame's rows (one per region) and sums to the report.
-fn score_frame(
-    input: &Input,
-    file: &DicomFile,
-    geometry: &decode::Geometry,
+/// The vertebrae whose sums the pooled `L1-L4` row adds, and the fewest it needs.
+const VERTEBRAE: [&str; 4] = ["L1", "L2", "L3", "L4"];
+const MIN_VERTEBRAE: usize = 2;
+
+/// Scores the regions of one frame.
+struct FrameScorer<'a> {
+    input: &'a Input,
+    file: &'a DicomFile,
+    /// 0-based.
     index: u32,
-    engine: &dyn Engine,
-    settings: &Settings,
-    report: &mut FileReport,
-) {
-    let row = |roi: &str, outcome| ResultRow {
-        path: input.display(),
-        frame: Some(index + 1),
-        roi: roi.to_string(),
-        outcome,
-        engine: engine.name(),
-        meta: file.meta.clone(),
-    };
-    let frame = match file.frame(geometry, index) {
-        Ok(f) => f,
-        Err(e) => {
-            report.rows.push(row("image", Outcome::Error(e.one_line())));
-            return;
-        }
-    };
-    for region in region::regions_for_frame() {
-        let variogram = match engine.variogram(&frame, &region, settings.max_lag) {
-            Ok(v) => v,
+    engine: &'a dyn Engine,
+    settings: &'a Settings,
+}
+
+/// One region's sums and fit, kept for pooling.
+struct Scored {
+    label: String,
+    variogram: Variogram,
+    excluded: u64,
+    tbs: Option<f64>,
+}
+
+impl FrameScorer<'_> {
+    /// Adds the frame's rows — one per region, then the pooled `L1-L4` row when the regions
+    /// name vertebrae — and their sums to the report.
+    fn score(&self, geometry: &decode::Geometry, regions: &[&Entry], report: &mut FileReport) {
+        let frame = match self.file.frame(geometry, self.index) {
+            Ok(f) => f,
             Err(e) => {
                 report
                     .rows
-                    .push(row(region.label(), Outcome::Error(e.one_line())));
-                continue;
+                    .push(self.row("image", Outcome::Error(e.one_line())));
+                return;
             }
         };
-        let outcome = match fit::fit(&variogram, settings.fit) {
+        let shapes: Vec<(String, Result<Shape>)> = if regions.is_empty() {
+            vec![("image".into(), Ok(Shape::WholeFrame))]
+        } else {
+            regions
+                .iter()
+                .map(|e| (e.label.clone(), e.shape()))
+                .collect()
+        };
+        let places = regions.iter().map(|e| Some(e.place.as_str()));
+        let (mut scored, mut labels) = (Vec::new(), Vec::new());
+        for ((label, shape), place) in shapes
+            .into_iter()
+            .zip(places.chain(std::iter::repeat(None)))
+        {
+            let result = shape
+                .and_then(|s| self.sums(&frame, &s))
+                .map_err(|e| match (place, e) {
+                    (Some(p), Error::Region(m)) if !m.starts_with(p) => {
+                        Error::Region(format!("{p}: {m}"))
+                    }
+                    (_, e) => e,
+                });
+            match result {
+                Ok((variogram, excluded)) => {
+                    let facts = RegionFacts {
+                        excluded: Some(excluded),
+                        ..RegionFacts::default()
+                    };
+                    scored.push(self.finish(label.clone(), variogram, facts, report));
+                }
+                Err(e) => report
+                    .rows
+                    .push(self.row(&label, Outcome::Error(e.one_line()))),
+            }
+            labels.push(label);
+        }
+        self.pool(&labels, &scored, report);
+    }
+
+    /// The region's sums on the engine, and how many of its pixels were extreme.
+    fn sums(&self, frame: &decode::Frame, shape: &Shape) -> Result<(Variogram, u64)> {
+        let bits = self.file.meta.bits_stored.unwrap_or(16);
+        let patch = Patch::cut(frame, shape, self.settings.extremes.excludes(bits))?;
+        let variogram = self.engine.variogram(&patch, self.settings.max_lag)?;
+        Ok((variogram, patch.excluded))
+    }
+
+    /// The pooled `L1-L4` row, when any region is a vertebra: the summed sums of the vertebrae
+    /// that scored, if there are enough of them.
+    fn pool(&self, labels: &[String], scored: &[Scored], report: &mut FileReport) {
+        let vertebra = |label: &str| VERTEBRAE.contains(&label);
+        if !labels.iter().any(|l| vertebra(l)) {
+            return;
+        }
+        let valid: Vec<&Scored> = scored
+            .iter()
+            .filter(|s| vertebra(&s.label) && s.tbs.is_some())
+            .collect();
+        let used: Vec<String> = valid.iter().map(|s| s.label.clone()).collect();
+        if valid.len() < MIN_VERTEBRAE {
+            let why = format!(
+                "L1-L4 pools at least {MIN_VERTEBRAE} vertebrae with a valid score; valid: {}",
+                if used.is_empty() {
+                    "none".into()
+                } else {
+                    used.join(", ")
+                }
+            );
+            report.rows.push(self.row("L1-L4", Outcome::Error(why)));
+            return;
+        }
+        let mut variogram = Variogram::zeros(self.settings.max_lag);
+        for s in &valid {
+            variogram.add(&s.variogram);
+        }
+        let facts = RegionFacts {
+            excluded: Some(valid.iter().map(|s| s.excluded).sum()),
+            vertebrae: used,
+            mean_vertebra_tbs: Some(
+                valid.iter().filter_map(|s| s.tbs).sum::<f64>() / valid.len() as f64,
+            ),
+        };
+        self.finish("L1-L4".into(), variogram, facts, report);
+    }
+
+    /// Fits the sums and adds the row and the variogram record.
+    fn finish(
+        &self,
+        label: String,
+        variogram: Variogram,
+        facts: RegionFacts,
+        report: &mut FileReport,
+    ) -> Scored {
+        let fit = fit::fit(&variogram, self.settings.fit);
+        let tbs = fit.as_ref().ok().map(|f| f.tbs);
+        let outcome = match fit {
             Ok(f) => Outcome::Ok(f),
             Err(e) => Outcome::Error(e.one_line()),
         };
-        report.rows.push(row(region.label(), outcome));
-        report.variograms.push(VariogramRecord {
-            path: input.display(),
-            frame: index + 1,
-            roi: region.label().to_string(),
-            variogram,
+        let excluded = facts.excluded.unwrap_or(0);
+        report.rows.push(ResultRow {
+            region: facts,
+            ..self.row(&label, outcome)
         });
+        report.variograms.push(VariogramRecord {
+            path: self.input.display(),
+            frame: self.index + 1,
+            roi: label.clone(),
+            variogram: variogram.clone(),
+        });
+        Scored {
+            label,
+            variogram,
+            excluded,
+            tbs,
+        }
+    }
+
+    fn row(&self, roi: &str, outcome: Outcome) -> ResultRow {
+        ResultRow {
+            path: self.input.display(),
+            frame: Some(self.index + 1),
+            roi: roi.to_string(),
+            outcome,
+            region: RegionFacts::default(),
+            engine: self.engine.name(),
+            meta: self.file.meta.clone(),
+        }
     }
 }
 
 fn file_error(input: &Input, engine: &dyn Engine, meta: Meta, e: Error) -> FileReport {
     FileReport {
-        rows: vec![ResultRow {
-            path: input.display(),
-            frame: None,
-            roi: "image".into(),
-            outcome: Outcome::Error(e.one_line()),
-            engine: engine.name(),
-            meta,
-        }],
+        rows: vec![file_row(input, engine, &meta, e)],
         ..FileReport::default()
+    }
+}
+
+/// The error row of a file that failed before any frame.
+fn file_row(input: &Input, engine: &dyn Engine, meta: &Meta, e: Error) -> ResultRow {
+    ResultRow {
+        path: input.display(),
+        frame: None,
+        roi: "image".into(),
+        outcome: Outcome::Error(e.one_line()),
+        region: RegionFacts::default(),
+        engine: engine.name(),
+        meta: meta.clone(),
     }
 }
 

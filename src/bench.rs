@@ -14,6 +14,7 @@ use crate::engine::{self, Choice, Engine};
 use crate::error::{Error, Result};
 use crate::fit::FitRange;
 use crate::phantom::{self, Phantom, Spec, Style, Syntax};
+use crate::region::Extremes;
 use crate::walk;
 use crate::write::ResultsWriter;
 
@@ -131,6 +132,8 @@ pub fn measure(
         max_lag: cohort.max_lag,
         fit: FitRange::new(1, 4.min(cohort.max_lag), cohort.max_lag)?,
         jobs: cohort.jobs,
+        extremes: Extremes::Keep,
+        sidecar: None,
     };
     let inputs = walk::walk(&[dir.to_path_buf()]);
     let mut sink = ResultsWriter::new(std::io::sink())?;

@@ -7,8 +7,9 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::batch::{self, FileReport, Settings};
 use crate::bench;
@@ -16,6 +17,8 @@ use crate::engine::{self, Choice};
 use crate::error::{Error, Result};
 use crate::fit::FitRange;
 use crate::phantom::{self, Phantom, Spec, Style, Syntax};
+use crate::region::sidecar::Sidecar;
+use crate::region::Extremes;
 use crate::walk;
 use crate::write::{ResultsWriter, VariogramWriter};
 
@@ -74,6 +77,32 @@ pub struct RunArgs {
     /// Worker threads [default: the number of CPUs].
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Regions to score (rectangles, polygons, masks), one CSV line each; see the README.
+    #[arg(long, value_name = "FILE")]
+    pub roi: Option<PathBuf>,
+    /// Leave pixels at the frame's minimum and maximum stored value out of every region:
+    /// `auto` does for 8-bit (display-processed) images, whose extremes are background and
+    /// saturated fill, and not for deeper ones.
+    #[arg(long, value_enum, default_value_t = ExtremesArg::Auto)]
+    pub extremes: ExtremesArg,
+}
+
+/// `--extremes`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExtremesArg {
+    Auto,
+    Exclude,
+    Keep,
+}
+
+impl From<ExtremesArg> for Extremes {
+    fn from(a: ExtremesArg) -> Self {
+        match a {
+            ExtremesArg::Auto => Extremes::Auto,
+            ExtremesArg::Exclude => Extremes::Exclude,
+            ExtremesArg::Keep => Extremes::Keep,
+        }
+    }
 }
 
 /// Flags of `tbs-batch phantom`.
@@ -149,6 +178,13 @@ fn run_batch(args: &RunArgs) -> Result<()> {
         max_lag: args.max_lag,
         fit: FitRange::new(args.fit_from, args.fit_to, args.max_lag)?,
         jobs: threads(args.jobs)?,
+        extremes: args.extremes.into(),
+        sidecar: args
+            .roi
+            .as_deref()
+            .map(Sidecar::load)
+            .transpose()?
+            .map(Arc::new),
     };
     // Before any output file is created, so a missing GPU leaves nothing half-written behind.
     let choice = match (args.cpu, args.gpu) {
@@ -175,6 +211,14 @@ fn run_batch(args: &RunArgs) -> Result<()> {
             }
         },
     )?;
+    let unmatched = settings
+        .sidecar
+        .as_ref()
+        .map(|s| s.unmatched())
+        .unwrap_or_default();
+    for line in &unmatched {
+        eprintln!("tbs-batch: warning: {line}");
+    }
     eprintln!("tbs-batch: {summary}; engine {}", engine.describe());
     Ok(())
 }

@@ -22,6 +22,8 @@ pub enum Error {
     Unsupported(String),
     #[error("pixel data: {0}")]
     PixelData(String),
+    #[error("region: {0}")]
+    Region(String),
     #[error("cannot fit the variogram: {0}")]
     Fit(String),
     #[error("invalid settings: {0}")]

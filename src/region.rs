@@ -1,25 +1,313 @@
 //! Stage 3: the set of pixels a score is computed over.
 //!
-//! A pair of pixels counts for a region only when both lie inside it. Until region sidecars are
-//! read, every frame has exactly one region, the whole frame, labelled `image`.
+//! A pair of pixels counts for a region only when both lie inside it. A frame is scored over the
+//! regions its sidecar lines give (see [`sidecar`]), else over the whole frame, labelled `image`.
+//! Every region becomes a [`Patch`]: the pixels of its bounding box and, unless every one of
+//! them counts, a mask of those inside. The engines sum patches, so they share all of this.
 
-/// A region of one frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Region {
+pub mod sidecar;
+
+use std::borrow::Cow;
+
+use crate::decode::Frame;
+use crate::error::{Error, Result};
+
+/// The shape of a region, in image coordinates: pixel (column x, row y) covers
+/// [x, x + 1) × [y, y + 1) and is inside a polygon when its centre is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shape {
     /// Every pixel of the frame.
     WholeFrame,
+    /// `width` × `height` pixels from column `x`, row `y` (zero-based).
+    Rect {
+        x: usize,
+        y: usize,
+        width: usize,
+        height: usize,
+    },
+    /// Vertices (x, y); the edge from the last back to the first closes it. Even-odd filling.
+    Polygon(Vec<(f64, f64)>),
+    /// A mask image: one byte per pixel, row by row; nonzero is inside.
+    Mask {
+        rows: usize,
+        cols: usize,
+        bytes: Vec<u8>,
+    },
 }
 
-impl Region {
-    /// The results' `roi` column.
-    pub fn label(&self) -> &'static str {
+/// Which stored values are left out of every region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extremes {
+    /// Leave out the frame's minimum and maximum stored values when bits stored ≤ 8.
+    Auto,
+    /// Always leave them out.
+    Exclude,
+    /// Never.
+    Keep,
+}
+
+impl Extremes {
+    /// Whether a frame of this depth loses its extreme values.
+    pub fn excludes(self, bits_stored: u16) -> bool {
         match self {
-            Region::WholeFrame => "image",
+            Extremes::Auto => bits_stored <= 8,
+            Extremes::Exclude => true,
+            Extremes::Keep => false,
         }
     }
 }
 
-/// The regions to score in a frame.
-pub fn regions_for_frame() -> Vec<Region> {
-    vec![Region::WholeFrame]
+/// A region's pixels as the engines take them: its bounding box, row by row, and which of them
+/// are inside.
+#[derive(Debug, Clone)]
+pub struct Patch<'a> {
+    pub rows: usize,
+    pub cols: usize,
+    pub pixels: Cow<'a, [u16]>,
+    /// 1 inside, 0 outside, one byte per pixel; `None` when every pixel is inside.
+    pub inside: Option<Vec<u8>>,
+    /// Pixels of the region left out because they hold an extreme value.
+    pub excluded: u64,
+}
+
+impl<'a> Patch<'a> {
+    /// The whole frame, every pixel inside, without copying.
+    pub fn whole(frame: &'a Frame) -> Self {
+        Patch {
+            rows: frame.rows,
+            cols: frame.cols,
+            pixels: Cow::Borrowed(&frame.pixels),
+            inside: None,
+            excluded: 0,
+        }
+    }
+
+    /// Cuts `shape` out of `frame`; with `drop_extremes`, pixels at the frame's minimum or
+    /// maximum stored value are outside whatever the shape says.
+    pub fn cut(frame: &'a Frame, shape: &Shape, drop_extremes: bool) -> Result<Self> {
+        let (top, left, rows, cols) = bounds(shape, frame)?;
+        let mut inside = mask_of(shape, top, left, rows, cols);
+        let pixels: Cow<[u16]> = if (rows, cols) == (frame.rows, frame.cols) {
+            Cow::Borrowed(&frame.pixels)
+        } else {
+            let box_rows = frame.pixels.chunks(frame.cols.max(1)).skip(top).take(rows);
+            Cow::Owned(
+                box_rows
+                    .flat_map(|r| &r[left..left + cols])
+                    .copied()
+                    .collect(),
+            )
+        };
+        let mut excluded = 0;
+        if drop_extremes {
+            let (lo, hi) = frame
+                .pixels
+                .iter()
+                .fold((u16::MAX, 0), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+            let mask = inside.get_or_insert_with(|| vec![1; pixels.len()]);
+            for (m, &p) in mask.iter_mut().zip(pixels.iter()) {
+                if *m != 0 && (p == lo || p == hi) {
+                    *m = 0;
+                    excluded += 1;
+                }
+            }
+        }
+        Ok(Patch {
+            rows,
+            cols,
+            pixels,
+            inside,
+            excluded,
+        })
+    }
+}
+
+/// The bounding box (top, left, rows, cols) of a shape, which must lie inside the frame.
+fn bounds(shape: &Shape, frame: &Frame) -> Result<(usize, usize, usize, usize)> {
+    let outside = |what: String| {
+        Error::Region(format!(
+            "{what} lies outside the {} × {} image (columns × rows)",
+            frame.cols, frame.rows
+        ))
+    };
+    match shape {
+        Shape::WholeFrame => Ok((0, 0, frame.rows, frame.cols)),
+        Shape::Rect {
+            x,
+            y,
+            width,
+            height,
+        } => {
+            let fits = x.checked_add(*width).is_some_and(|r| r <= frame.cols)
+                && y.checked_add(*height).is_some_and(|b| b <= frame.rows);
+            if !fits {
+                return Err(outside(format!(
+                    "rectangle x={x} y={y} width={width} height={height}"
+                )));
+            }
+            Ok((*y, *x, *height, *width))
+        }
+        Shape::Polygon(vertices) => {
+            let (cols, rows) = (frame.cols as f64, frame.rows as f64);
+            if let Some((x, y)) = vertices
+                .iter()
+                .find(|(x, y)| !(0.0..=cols).contains(x) || !(0.0..=rows).contains(y))
+            {
+                return Err(outside(format!("polygon vertex ({x} {y})")));
+            }
+            let (min_x, max_x, min_y, max_y) = vertices.iter().fold(
+                (f64::MAX, f64::MIN, f64::MAX, f64::MIN),
+                |(a, b, c, d), &(x, y)| (a.min(x), b.max(x), c.min(y), d.max(y)),
+            );
+            // Pixels whose centres can be inside: centre c + 0.5 within [min, max].
+            let first = |lo: f64| (lo - 0.5).ceil().max(0.0) as usize;
+            let last = |hi: f64, n: usize| ((hi - 0.5).floor() as usize + 1).min(n);
+            let (left, right) = (first(min_x), last(max_x, frame.cols));
+            let (top, bottom) = (first(min_y), last(max_y, frame.rows));
+            Ok((
+                top,
+                left,
+                bottom.saturating_sub(top),
+                right.saturating_sub(left),
+            ))
+        }
+        Shape::Mask { rows, cols, .. } => {
+            if (*rows, *cols) != (frame.rows, frame.cols) {
+                return Err(Error::Region(format!(
+                    "the mask is {cols} × {rows}, the image {} × {} (columns × rows)",
+                    frame.cols, frame.rows
+                )));
+            }
+            Ok((0, 0, frame.rows, frame.cols))
+        }
+    }
+}
+
+/// Which pixels of the bounding box are inside; `None` when all are.
+fn mask_of(shape: &Shape, top: usize, left: usize, rows: usize, cols: usize) -> Option<Vec<u8>> {
+    match shape {
+        Shape::WholeFrame | Shape::Rect { .. } => None,
+        Shape::Mask { bytes, .. } => Some(bytes.iter().map(|&b| u8::from(b != 0)).collect()),
+        Shape::Polygon(vertices) => {
+            let mut mask = vec![0u8; rows * cols];
+            for (r, line) in mask.chunks_mut(cols.max(1)).enumerate() {
+                let cy = (top + r) as f64 + 0.5;
+                fill_scanline(vertices, cy, left, line);
+            }
+            Some(mask)
+        }
+    }
+}
+
+/// Marks the pixels of one row whose centres lie inside the polygon (even-odd rule): between
+/// the 1st and 2nd crossing of the row's centre line with an edge, the 3rd and 4th, and so on.
+fn fill_scanline(vertices: &[(f64, f64)], cy: f64, left: usize, line: &mut [u8]) {
+    let mut crossings: Vec<f64> = vertices
+        .iter()
+        .zip(vertices.iter().cycle().skip(1))
+        .filter(|((_, y0), (_, y1))| (*y0 <= cy) != (*y1 <= cy))
+        .map(|((x0, y0), (x1, y1))| x0 + (cy - y0) * (x1 - x0) / (y1 - y0))
+        .collect();
+    crossings.sort_by(f64::total_cmp);
+    for span in crossings.chunks_exact(2) {
+        for (c, m) in line.iter_mut().enumerate() {
+            let cx = (left + c) as f64 + 0.5;
+            if cx >= span[0] && cx < span[1] {
+                *m = 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(rows: usize, cols: usize) -> Frame {
+        let pixels = (0..rows * cols).map(|i| i as u16).collect();
+        Frame::new(rows, cols, pixels).unwrap()
+    }
+
+    fn inside(p: &Patch) -> Vec<u8> {
+        p.inside.clone().unwrap_or_else(|| vec![1; p.rows * p.cols])
+    }
+
+    #[test]
+    fn a_rectangle_is_its_box_without_a_mask() {
+        let f = frame(5, 6);
+        let rect = Shape::Rect {
+            x: 1,
+            y: 2,
+            width: 3,
+            height: 2,
+        };
+        let p = Patch::cut(&f, &rect, false).unwrap();
+        assert_eq!((p.rows, p.cols), (2, 3));
+        assert_eq!(&p.pixels[..], &[13, 14, 15, 19, 20, 21]);
+        assert!(p.inside.is_none());
+    }
+
+    #[test]
+    fn a_rectangle_equals_the_polygon_of_its_corners() {
+        let f = frame(7, 9);
+        let rect = Shape::Rect {
+            x: 2,
+            y: 1,
+            width: 4,
+            height: 5,
+        };
+        let poly = Shape::Polygon(vec![(2.0, 1.0), (6.0, 1.0), (6.0, 6.0), (2.0, 6.0)]);
+        let (a, b) = (
+            Patch::cut(&f, &rect, false).unwrap(),
+            Patch::cut(&f, &poly, false).unwrap(),
+        );
+        assert_eq!((a.rows, a.cols, &a.pixels), (b.rows, b.cols, &b.pixels));
+        assert_eq!(inside(&a), inside(&b));
+    }
+
+    #[test]
+    fn a_triangle_takes_the_pixels_whose_centres_are_inside() {
+        // Right triangle (0,0), (4,0), (0,4): centre (c + .5, r + .5) inside when c + r + 1 < 4.
+        let f = frame(4, 4);
+        let p = Patch::cut(
+            &f,
+            &Shape::Polygon(vec![(0.0, 0.0), (4.0, 0.0), (0.0, 4.0)]),
+            false,
+        )
+        .unwrap();
+        let expect: Vec<u8> = (0..16).map(|i| u8::from(i / 4 + i % 4 + 1 < 4)).collect();
+        assert_eq!((p.rows, p.cols), (4, 4));
+        assert_eq!(inside(&p), expect);
+    }
+
+    #[test]
+    fn shapes_outside_the_image_are_refused() {
+        let f = frame(4, 4);
+        let rect = Shape::Rect {
+            x: 2,
+            y: 0,
+            width: 3,
+            height: 1,
+        };
+        let e = Patch::cut(&f, &rect, false).unwrap_err().to_string();
+        assert!(e.contains("outside the 4 × 4 image"), "{e}");
+        let poly = Shape::Polygon(vec![(0.0, 0.0), (5.0, 0.0), (0.0, 3.0)]);
+        assert!(Patch::cut(&f, &poly, false).is_err());
+        let small = Shape::Mask {
+            rows: 4,
+            cols: 3,
+            bytes: vec![1; 12],
+        };
+        let e = Patch::cut(&f, &small, false).unwrap_err().to_string();
+        assert!(e.contains("the mask is 3 × 4, the image 4 × 4"), "{e}");
+    }
+
+    #[test]
+    fn extremes_are_left_out_and_counted() {
+        let f = Frame::new(2, 3, vec![0, 5, 252, 7, 0, 9]).unwrap();
+        let p = Patch::cut(&f, &Shape::WholeFrame, true).unwrap();
+        assert_eq!(p.inside, Some(vec![0, 1, 0, 1, 0, 1]));
+        assert_eq!(p.excluded, 3);
+        assert!(Extremes::Auto.excludes(8) && !Extremes::Auto.excludes(12));
+    }
 }

@@ -21,6 +21,9 @@ pub const RESULT_COLUMNS: &[&str] = &[
     "intercept",
     "r2",
     "fit_lags",
+    "excluded_pixels",
+    "vertebrae",
+    "mean_vertebra_tbs",
     "engine",
     "sop_instance_uid",
     "study_date",
@@ -62,8 +65,21 @@ pub struct ResultRow {
     pub frame: Option<u32>,
     pub roi: String,
     pub outcome: Outcome,
+    pub region: RegionFacts,
     pub engine: &'static str,
     pub meta: Meta,
+}
+
+/// What a row says about its region besides the fit.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegionFacts {
+    /// Pixels of the region left out for holding the frame's extreme values; `None` when the
+    /// region was never cut out (the file or frame failed first).
+    pub excluded: Option<u64>,
+    /// For the pooled `L1-L4` row: the vertebrae whose sums were pooled.
+    pub vertebrae: Vec<String>,
+    /// For the pooled row: the mean of those vertebrae's own slopes.
+    pub mean_vertebra_tbs: Option<f64>,
 }
 
 impl ResultRow {
@@ -106,6 +122,9 @@ impl ResultRow {
             intercept,
             r2,
             lags,
+            opt(self.region.excluded.map(|n| n.to_string())),
+            self.region.vertebrae.join(";"),
+            opt(self.region.mean_vertebra_tbs.map(|t| t.to_string())),
             self.engine.to_string(),
             m.sop_instance_uid.clone(),
             m.study_date.clone(),

@@ -8,16 +8,16 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tbs_batch::decode::Frame;
-use tbs_batch::engine::cpu::whole_frame;
+use tbs_batch::engine::cpu::{self, whole_frame};
 use tbs_batch::engine::gpu::{GpuEngine, Want};
 use tbs_batch::engine::Engine;
 use tbs_batch::phantom::{Phantom, Syntax};
-use tbs_batch::region::Region;
+use tbs_batch::region::Patch;
 
-use crate::util::{parse_csv, phantom_file, random_frame, run, s, spec};
+use crate::util::{parse_csv, phantom_file, random_frame, run, s, spec, vertebrae_fixture};
 
 /// The shared engine on the best adapter, or `None` (and a note on stderr) when there is none.
 fn gpu() -> Option<&'static GpuEngine> {
@@ -49,14 +49,97 @@ fn open(slot_bytes: Option<u64>) -> Option<GpuEngine> {
 
 /// Asserts the GPU's sums equal the CPU's for every lag and direction.
 fn assert_same(engine: &GpuEngine, frame: &Frame, max_lag: usize, what: &str) {
+    assert_same_patch(engine, &Patch::whole(frame), max_lag, what);
+}
+
+fn assert_same_patch(engine: &GpuEngine, patch: &Patch, max_lag: usize, what: &str) {
     let gpu = engine
-        .variogram(frame, &Region::WholeFrame, max_lag)
+        .variogram(patch, max_lag)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert_eq!(
-        gpu,
-        whole_frame(frame, max_lag),
-        "{what}, max lag {max_lag}"
-    );
+    assert_eq!(gpu, cpu::sums(patch, max_lag), "{what}, max lag {max_lag}");
+}
+
+/// The frame with a random mask, about `inside` of its pixels in.
+fn masked<'a>(frame: &'a Frame, rng: &mut ChaCha8Rng, inside: f64) -> Patch<'a> {
+    let mask = (0..frame.pixels.len())
+        .map(|_| u8::from(rng.random_bool(inside)))
+        .collect();
+    Patch {
+        inside: Some(mask),
+        ..Patch::whole(frame)
+    }
+}
+
+#[test]
+fn masked_regions_sum_like_the_cpu() {
+    let Some(engine) = gpu() else {
+        return;
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    for (rows, cols, max) in [
+        (64, 48, 255),
+        (33, 97, u16::MAX),
+        (1, 40, 4095),
+        (300, 5, 255),
+    ] {
+        let f = random_frame(&mut rng, rows, cols, max);
+        for inside in [0.0, 0.5, 0.97, 1.0] {
+            let p = masked(&f, &mut rng, inside);
+            assert_same_patch(engine, &p, 16, &format!("{rows}×{cols} {inside} inside"));
+        }
+    }
+    let checker = Frame::new(
+        40,
+        40,
+        (0..1600).map(|i| [0, u16::MAX][(i / 40 + i) % 2]).collect(),
+    )
+    .unwrap();
+    let p = masked(&checker, &mut rng, 0.9);
+    assert_same_patch(engine, &p, 8, "0/65535 checkerboard, masked");
+}
+
+#[test]
+fn masked_frames_cut_into_bands_keep_their_mask_bits_aligned() {
+    let Some(engine) = small_batches() else {
+        return;
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(22);
+    // Odd widths put band starts at odd pixels and mask words at any bit.
+    let frames: Vec<Frame> = [(301, 301), (999, 77)]
+        .into_iter()
+        .map(|(r, c)| random_frame(&mut rng, r, c, u16::MAX))
+        .collect();
+    std::thread::scope(|scope| {
+        for (i, f) in frames.iter().enumerate() {
+            let p = masked(f, &mut ChaCha8Rng::seed_from_u64(i as u64), 0.8);
+            scope.spawn(move || assert_same_patch(engine, &p, 20, &format!("frame {i} in bands")));
+        }
+    });
+}
+
+#[test]
+fn gpu_and_cpu_give_identical_region_files() {
+    if gpu().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (scans, sidecar) = vertebrae_fixture(dir.path());
+    let run_with = |engine: &str| {
+        let vg = dir.path().join(format!("vg-{engine}.csv"));
+        let out = run(&[
+            engine,
+            s(&scans),
+            "--roi",
+            s(&sidecar),
+            "--variogram",
+            s(&vg),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{engine}: {out:?}");
+        std::fs::read(vg).unwrap()
+    };
+    let (g, c) = (run_with("--gpu"), run_with("--cpu"));
+    assert!(String::from_utf8_lossy(&g).contains(",L1-L4,"));
+    assert!(g == c, "variogram files with regions differ");
 }
 
 #[test]
@@ -171,9 +254,7 @@ fn a_frame_too_wide_for_the_adapter_is_an_error_and_the_engine_goes_on() {
     let mut rng = ChaCha8Rng::seed_from_u64(10);
     // 16 rows of 3000 pixels already exceed the 32768-pixel batch.
     let wide = random_frame(&mut rng, 40, 3000, 255);
-    let e = engine
-        .variogram(&wide, &Region::WholeFrame, 16)
-        .unwrap_err();
+    let e = engine.variogram(&Patch::whole(&wide), 16).unwrap_err();
     assert!(e.to_string().contains("does not fit"), "{e}");
     let f = random_frame(&mut rng, 50, 60, 255);
     assert_same(engine, &f, 16, "after an error");

@@ -17,6 +17,12 @@ fn python_ready() -> bool {
 }
 
 fn check(dir: &Path) {
+    check_run(dir, &[], None);
+}
+
+/// Runs `tbs-batch --cpu dir` with `args` (and `--roi`), then the independent script on its
+/// variogram and results files; every sum must match.
+pub fn check_run(dir: &Path, args: &[&str], roi: Option<&Path>) {
     if !python_ready() {
         assert!(
             std::env::var("TBS_REQUIRE_INDEPENDENT").as_deref() != Ok("1"),
@@ -25,12 +31,24 @@ fn check(dir: &Path) {
         eprintln!("skipped: python3 with pydicom and numpy not found (pip install -r tests/independent/requirements.txt)");
         return;
     }
-    let vg = dir.join("variogram.csv");
-    results(&["--cpu", s(dir), "--variogram", s(&vg)]);
+    let work = tempfile::tempdir().unwrap();
+    let vg = work.path().join("variogram.csv");
+    let res = work.path().join("results.csv");
+    let mut tool = vec!["--cpu", s(dir), "--variogram", s(&vg), "-o", s(&res)];
+    tool.extend(args);
+    let mut script_args = vec![s(&vg), "--results", s(&res)];
+    if let Some(roi) = roi {
+        tool.extend(["--roi", s(roi)]);
+        script_args.extend(["--roi", s(roi)]);
+    }
+    if let Some(i) = args.iter().position(|a| *a == "--extremes") {
+        script_args.extend(["--extremes", args[i + 1]]);
+    }
+    results(&tool);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/independent/variogram.py");
     let out = Command::new("python3")
         .arg(&script)
-        .arg(&vg)
+        .args(&script_args)
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

@@ -6,5 +6,6 @@ mod gpu;
 mod independent;
 mod kernel;
 mod phantoms;
+mod regions;
 mod syntaxes;
 mod util;

@@ -119,3 +119,34 @@ pub fn results(args: &[&str]) -> Vec<HashMap<String, String>> {
 pub fn s(path: &Path) -> &str {
     path.to_str().expect("UTF-8 temp path")
 }
+
+/// An 8-bit display-style phantom with a sidecar naming four vertebrae, one of each shape: L1 a
+/// rectangle, L2 the polygon of a rectangle's corners, L3 a slanted quadrilateral, L4 a PNG
+/// mask (an ellipse). Returns (folder, sidecar).
+pub fn vertebrae_fixture(dir: &Path) -> (PathBuf, PathBuf) {
+    let scans = dir.join("scans");
+    std::fs::create_dir_all(&scans).unwrap();
+    let spec = Spec {
+        rows: 100,
+        cols: 80,
+        style: Style::Display,
+        ..spec(0.5, 8)
+    };
+    phantom_file(&scans, "spine.dcm", spec, Syntax::ImplicitLe);
+    let mask = image::GrayImage::from_fn(80, 100, |x, y| {
+        let (dx, dy) = ((x as f64 - 40.0) / 22.0, (y as f64 - 84.0) / 9.0);
+        image::Luma([if dx * dx + dy * dy < 1.0 { 255 } else { 0 }])
+    });
+    mask.save(dir.join("l4.png")).unwrap();
+    let sidecar = dir.join("rois.csv");
+    std::fs::write(
+        &sidecar,
+        "path,roi,x,y,width,height,polygon,mask\n\
+         scans/spine.dcm,L1,20,4,40,16,,\n\
+         scans/spine.dcm,L2,,,,,\"18 26; 62 26; 62 46; 18 46\",\n\
+         scans/spine.dcm,L3,,,,,\"16 52; 60 50; 66 70; 20 72\",\n\
+         scans/spine.dcm,L4,,,,,,l4.png\n",
+    )
+    .unwrap();
+    (scans, sidecar)
+}

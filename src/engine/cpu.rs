@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use super::{Engine, LagSum, Variogram};
 use crate::decode::Frame;
 use crate::error::Result;
-use crate::region::Region;
+use crate::region::Patch;
 
 /// Pixels per parallel block: below this a frame is summed on the calling thread, since a rayon
 /// task would cost more than it saves.
@@ -49,23 +49,27 @@ impl Engine for CpuEngine {
         }
     }
 
-    fn variogram(&self, frame: &Frame, region: &Region, max_lag: usize) -> Result<Variogram> {
-        match region {
-            Region::WholeFrame => Ok(whole_frame(frame, max_lag)),
-        }
+    fn variogram(&self, patch: &Patch, max_lag: usize) -> Result<Variogram> {
+        Ok(sums(patch, max_lag))
     }
 }
 
 /// Pair sums over every pixel of the frame.
 pub fn whole_frame(frame: &Frame, max_lag: usize) -> Variogram {
+    sums(&Patch::whole(frame), max_lag)
+}
+
+/// Pair sums over the pairs of a patch whose two pixels are both inside.
+pub fn sums(patch: &Patch, max_lag: usize) -> Variogram {
     let shape = Shape {
-        rows: frame.rows,
-        cols: frame.cols,
+        rows: patch.rows,
+        cols: patch.cols,
         max_lag,
     };
-    match narrow(&frame.pixels) {
-        Some(bytes) => parallel_sums(&bytes, shape),
-        None => parallel_sums(&frame.pixels, shape),
+    let inside = patch.inside.as_deref();
+    match narrow(&patch.pixels) {
+        Some(bytes) => parallel_sums(&bytes, inside, shape),
+        None => parallel_sums(&patch.pixels, inside, shape),
     }
 }
 
@@ -84,17 +88,17 @@ struct Shape {
     max_lag: usize,
 }
 
-fn parallel_sums<P: Pixel>(pixels: &[P], shape: Shape) -> Variogram {
+fn parallel_sums<P: Pixel>(pixels: &[P], inside: Option<&[u8]>, shape: Shape) -> Variogram {
     let block_rows = (BLOCK_PIXELS / shape.cols.max(1)).max(1);
     let blocks = shape.rows.div_ceil(block_rows);
     if blocks <= 1 {
-        return block_sums(pixels, shape, 0..shape.rows);
+        return block_sums(pixels, inside, shape, 0..shape.rows);
     }
     (0..blocks)
         .into_par_iter()
         .map(|b| {
             let end = ((b + 1) * block_rows).min(shape.rows);
-            block_sums(pixels, shape, b * block_rows..end)
+            block_sums(pixels, inside, shape, b * block_rows..end)
         })
         .reduce(
             || Variogram::zeros(shape.max_lag),
@@ -106,65 +110,116 @@ fn parallel_sums<P: Pixel>(pixels: &[P], shape: Shape) -> Variogram {
 }
 
 /// Sums of the pairs whose first pixel lies in `rows`, with the widest vectors this CPU has.
-fn block_sums<P: Pixel>(pixels: &[P], shape: Shape, rows: Range<usize>) -> Variogram {
+fn block_sums<P: Pixel>(
+    pixels: &[P],
+    inside: Option<&[u8]>,
+    shape: Shape,
+    rows: Range<usize>,
+) -> Variogram {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512bw") {
             // SAFETY: the CPU supports AVX-512BW, checked just above.
-            return unsafe { block_sums_avx512(pixels, shape, rows) };
+            return unsafe { block_sums_avx512(pixels, inside, shape, rows) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { block_sums_avx2(pixels, shape, rows) };
+            return unsafe { block_sums_avx2(pixels, inside, shape, rows) };
         }
     }
-    block_sums_portable(pixels, shape, rows)
+    block_sums_portable(pixels, inside, shape, rows)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512bw")]
-unsafe fn block_sums_avx512<P: Pixel>(pixels: &[P], shape: Shape, rows: Range<usize>) -> Variogram {
-    block_sums_portable(pixels, shape, rows)
+unsafe fn block_sums_avx512<P: Pixel>(
+    pixels: &[P],
+    inside: Option<&[u8]>,
+    shape: Shape,
+    rows: Range<usize>,
+) -> Variogram {
+    block_sums_portable(pixels, inside, shape, rows)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn block_sums_avx2<P: Pixel>(pixels: &[P], shape: Shape, rows: Range<usize>) -> Variogram {
-    block_sums_portable(pixels, shape, rows)
+unsafe fn block_sums_avx2<P: Pixel>(
+    pixels: &[P],
+    inside: Option<&[u8]>,
+    shape: Shape,
+    rows: Range<usize>,
+) -> Variogram {
+    block_sums_portable(pixels, inside, shape, rows)
 }
 
 /// The row loops, inlined into each instruction-set variant above so each is compiled for it.
 #[inline(always)]
-fn block_sums_portable<P: Pixel>(pixels: &[P], shape: Shape, rows: Range<usize>) -> Variogram {
+fn block_sums_portable<P: Pixel>(
+    pixels: &[P],
+    inside: Option<&[u8]>,
+    shape: Shape,
+    rows: Range<usize>,
+) -> Variogram {
     let Shape {
         rows: height,
         cols,
         max_lag,
     } = shape;
-    let row_at = |r: usize| &pixels[r * cols..(r + 1) * cols];
+    let span = |r: usize| r * cols..(r + 1) * cols;
+    // Σ over the pairs (a[i], b[i]): all of them, or those whose two pixels are inside.
+    let pair_sum = |a: Range<usize>, b: Range<usize>| match inside {
+        None => LagSum {
+            pairs: a.len() as u64,
+            sum_sq: P::sq_diff_sum(&pixels[a], &pixels[b]),
+        },
+        Some(m) => P::masked_sum(&pixels[a.clone()], &pixels[b.clone()], &m[a], &m[b]),
+    };
     let mut vg = Variogram::zeros(max_lag);
     for r in rows {
-        let row = row_at(r);
+        let row = span(r);
         for k in 1..=max_lag.min(cols.saturating_sub(1)) {
-            vg.horizontal[k - 1] += LagSum {
-                pairs: (cols - k) as u64,
-                sum_sq: P::sq_diff_sum(&row[..cols - k], &row[k..]),
-            };
+            vg.horizontal[k - 1] += pair_sum(row.start..row.end - k, row.start + k..row.end);
         }
         for k in 1..=max_lag.min(height - 1 - r) {
-            vg.vertical[k - 1] += LagSum {
-                pairs: cols as u64,
-                sum_sq: P::sq_diff_sum(row, row_at(r + k)),
-            };
+            vg.vertical[k - 1] += pair_sum(row.clone(), span(r + k));
         }
     }
     vg
 }
 
 /// A stored value as the kernel reads it: a byte when the whole frame fits one, else 16 bits.
-pub trait Pixel: Copy + Send + Sync {
+pub trait Pixel: Copy + Send + Sync + Into<u32> {
     /// Σ (a[i] − b[i])² over two equal-length slices, exact.
     fn sq_diff_sum(a: &[Self], b: &[Self]) -> u64;
+
+    /// The pairs (a[i], b[i]) with `in_a[i]` and `in_b[i]` both 1, and Σ (a[i] − b[i])² over
+    /// them. Branch-free (a square times 0 or 1), so it vectorises like the unmasked sum; the
+    /// square's halves are summed apart as for 16-bit pixels, so one body serves both widths.
+    #[inline(always)]
+    fn masked_sum(a: &[Self], b: &[Self], in_a: &[u8], in_b: &[u8]) -> LagSum {
+        let mut total = LagSum::default();
+        for (((a, b), in_a), in_b) in a
+            .chunks(CHUNK)
+            .zip(b.chunks(CHUNK))
+            .zip(in_a.chunks(CHUNK))
+            .zip(in_b.chunks(CHUNK))
+        {
+            let (mut low, mut high, mut pairs) = (0u32, 0u32, 0u32);
+            for (((&x, &y), &in_a), &in_b) in a.iter().zip(b).zip(in_a).zip(in_b) {
+                let both = u32::from(in_a & in_b);
+                let (x, y): (u32, u32) = (x.into(), y.into());
+                let sq = x.abs_diff(y).pow(2) * both;
+                low += sq & 0xffff;
+                high += sq >> 16;
+                pairs += both;
+            }
+            total += LagSum {
+                pairs: u64::from(pairs),
+                sum_sq: u64::from(low) + (u64::from(high) << 16),
+            };
+        }
+        total
+    }
 }
 
 /// Elements summed in `u32` lanes before widening to `u64`: the most that cannot overflow.
@@ -218,18 +273,24 @@ fn by_chunks<P>(a: &[P], b: &[P], chunk_sum: impl Fn(&[P], &[P]) -> u64) -> u64 
 }
 
 /// The definition, written as plainly as possible: every pixel, every lag, both directions.
-pub fn reference(frame: &Frame, max_lag: usize) -> Variogram {
+pub fn reference(patch: &Patch, max_lag: usize) -> Variogram {
     let mut vg = Variogram::zeros(max_lag);
-    let at = |r: usize, c: usize| i64::from(frame.pixels[r * frame.cols + c]);
-    for r in 0..frame.rows {
-        for c in 0..frame.cols {
+    let at = |r: usize, c: usize| i64::from(patch.pixels[r * patch.cols + c]);
+    let inside = |r: usize, c: usize| {
+        patch
+            .inside
+            .as_ref()
+            .is_none_or(|m| m[r * patch.cols + c] != 0)
+    };
+    for r in 0..patch.rows {
+        for c in 0..patch.cols {
             for k in 1..=max_lag {
-                if c + k < frame.cols {
+                if c + k < patch.cols && inside(r, c) && inside(r, c + k) {
                     let d = at(r, c) - at(r, c + k);
                     vg.horizontal[k - 1].pairs += 1;
                     vg.horizontal[k - 1].sum_sq += (d * d) as u64;
                 }
-                if r + k < frame.rows {
+                if r + k < patch.rows && inside(r, c) && inside(r + k, c) {
                     let d = at(r, c) - at(r + k, c);
                     vg.vertical[k - 1].pairs += 1;
                     vg.vertical[k - 1].sum_sq += (d * d) as u64;
@@ -349,7 +410,7 @@ mod tests {
     fn lags_longer_than_the_frame_have_no_pairs() {
         let f = frame(1, 3, |_, c| c as u16);
         let vg = whole_frame(&f, 4);
-        assert_eq!(vg, reference(&f, 4));
+        assert_eq!(vg, reference(&Patch::whole(&f), 4));
         assert_eq!(vg.vertical[0].pairs, 0);
         assert_eq!(vg.horizontal[2].pairs, 0);
     }
@@ -393,13 +454,39 @@ mod tests {
             max_lag: 20,
         };
         let bytes: Vec<u8> = f.pixels.iter().map(|&p| p as u8).collect();
+        let mask: Vec<u8> = (0..f.pixels.len()).map(|i| u8::from(i % 7 != 3)).collect();
+        for inside in [None, Some(&mask[..])] {
+            assert_eq!(
+                block_sums(&f.pixels, inside, shape, 0..61),
+                block_sums_portable(&f.pixels, inside, shape, 0..61)
+            );
+            assert_eq!(
+                block_sums(&bytes, inside, shape, 0..61),
+                block_sums_portable(&bytes, inside, shape, 0..61)
+            );
+        }
+    }
+
+    #[test]
+    fn masked_sums_count_only_pairs_with_both_pixels_inside() {
+        // Worst-case values so a lost carry shows; a mask that cuts pairs in both directions.
+        let f = frame(40, 70, |r, c| if (r + c) % 2 == 0 { 0 } else { 65535 });
+        let inside = (0..40 * 70).map(|i| u8::from((i * 31) % 11 > 2)).collect();
+        let patch = Patch {
+            inside: Some(inside),
+            ..Patch::whole(&f)
+        };
+        let vg = sums(&patch, 9);
+        assert_eq!(vg, reference(&patch, 9));
+        assert!(vg.horizontal[0].pairs < 40 * 69, "the mask removed pairs");
+        let all = Patch {
+            inside: Some(vec![1; 40 * 70]),
+            ..Patch::whole(&f)
+        };
         assert_eq!(
-            block_sums(&f.pixels, shape, 0..61),
-            block_sums_portable(&f.pixels, shape, 0..61)
-        );
-        assert_eq!(
-            block_sums(&bytes, shape, 0..61),
-            block_sums_portable(&bytes, shape, 0..61)
+            sums(&all, 9),
+            whole_frame(&f, 9),
+            "an all-inside mask changes nothing"
         );
     }
 
@@ -409,6 +496,6 @@ mod tests {
         let cols = 37;
         let rows = BLOCK_PIXELS / cols * 3 + 5;
         let f = frame(rows, cols, |r, c| ((r * 7919 + c * 104729) % 65521) as u16);
-        assert_eq!(whole_frame(&f, 5), reference(&f, 5));
+        assert_eq!(whole_frame(&f, 5), reference(&Patch::whole(&f), 5));
     }
 }

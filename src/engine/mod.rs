@@ -7,9 +7,8 @@
 pub mod cpu;
 pub mod gpu;
 
-use crate::decode::Frame;
 use crate::error::{Error, Result};
-use crate::region::Region;
+use crate::region::Patch;
 
 /// The two pair directions of the variogram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,8 +107,9 @@ pub trait Engine: Sync {
         jobs
     }
 
-    /// Exact pair sums of `region` of `frame` for lags 1..=max_lag.
-    fn variogram(&self, frame: &Frame, region: &Region, max_lag: usize) -> Result<Variogram>;
+    /// Exact pair sums of a region's patch for lags 1..=max_lag: the pairs whose two pixels are
+    /// both inside.
+    fn variogram(&self, patch: &Patch, max_lag: usize) -> Result<Variogram>;
 }
 
 /// The engine the command line asks for.

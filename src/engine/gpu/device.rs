@@ -144,6 +144,7 @@ impl Gpu {
                 usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             });
         let pixels = storage("pixels", cap.pixel_words * 4, upload);
+        let inside = storage("inside", mask_words(cap.pixel_words) * 4, upload);
         let tiles = storage("tiles", cap.tiles * size_of::<TileDesc>(), upload);
         let partial_bytes = cap.partials * 16;
         let partials = storage(
@@ -160,7 +161,7 @@ impl Gpu {
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("variogram"),
             layout: &layout,
-            entries: &[&params, &pixels, &tiles, &partials]
+            entries: &[&params, &pixels, &tiles, &partials, &inside]
                 .iter()
                 .enumerate()
                 .map(|(i, b)| wgpu::BindGroupEntry {
@@ -172,6 +173,7 @@ impl Gpu {
         Slot {
             params,
             pixels,
+            inside,
             tiles,
             partials,
             readback,
@@ -181,13 +183,12 @@ impl Gpu {
 
     /// Uploads one batch into `slot` and submits its dispatch and read-back copy. Returns at
     /// once; [`Gpu::finish`] waits for the result.
-    pub fn submit(
-        &self,
-        slot: &Slot,
-        words: &[u32],
-        tiles: &[TileDesc],
-        max_lag: usize,
-    ) -> Submitted {
+    pub fn submit(&self, slot: &Slot, batch: &Batch, max_lag: usize) -> Submitted {
+        let Batch {
+            words,
+            inside,
+            tiles,
+        } = batch;
         let combos = 2 * max_lag as u32;
         let tile_count = tiles.len() as u32;
         let params = [max_lag as u32, tile_count, 0, 0];
@@ -195,6 +196,10 @@ impl Gpu {
             .write_buffer(&slot.params, 0, bytemuck::cast_slice(&params));
         self.queue
             .write_buffer(&slot.pixels, 0, bytemuck::cast_slice(words));
+        if !inside.is_empty() {
+            self.queue
+                .write_buffer(&slot.inside, 0, bytemuck::cast_slice(inside));
+        }
         self.queue
             .write_buffer(&slot.tiles, 0, bytemuck::cast_slice(tiles));
         let bytes = u64::from(tile_count) * u64::from(combos) * 16;
@@ -271,10 +276,25 @@ impl Gpu {
 pub struct Slot {
     params: wgpu::Buffer,
     pixels: wgpu::Buffer,
+    inside: wgpu::Buffer,
     tiles: wgpu::Buffer,
     partials: wgpu::Buffer,
     readback: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
+}
+
+/// One batch as the host packs it: pixels two per word, mask bits one per pixel at the same
+/// pixel index (empty when no band in the batch is masked), and the tiles.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub words: Vec<u32>,
+    pub inside: Vec<u32>,
+    pub tiles: Vec<TileDesc>,
+}
+
+/// Mask words for `pixel_words` words of pixels: one bit per pixel.
+pub fn mask_words(pixel_words: usize) -> usize {
+    (pixel_words * 2).div_ceil(32).max(1)
 }
 
 /// A batch on its way through the device.

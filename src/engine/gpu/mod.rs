@@ -17,13 +17,12 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 pub use device::{quiet_device_select, Want};
-use device::{Gpu, Slot, Submitted};
-use plan::{Band, TileDesc};
+use device::{Batch, Gpu, Slot, Submitted};
+use plan::Band;
 
 use super::{Engine, Variogram};
-use crate::decode::Frame;
 use crate::error::{Error, Result};
-use crate::region::Region;
+use crate::region::Patch;
 
 /// Batches in flight at once: one computing while the next is packed and uploaded.
 const SLOTS: usize = 2;
@@ -73,14 +72,15 @@ impl GpuEngine {
         self.software
     }
 
-    /// Sums one whole frame on the device.
-    fn sums(&self, frame: &Frame, max_lag: usize) -> Result<Variogram> {
+    /// Sums one patch on the device.
+    fn sums(&self, patch: &Patch, max_lag: usize) -> Result<Variogram> {
         let stopped = || Error::Gpu("the GPU engine has stopped".into());
         let (reply, answer) = mpsc::channel();
         let request = Request {
-            pixels: Arc::new(frame.pixels.clone()),
-            rows: frame.rows,
-            cols: frame.cols,
+            pixels: Arc::new(patch.pixels.to_vec()),
+            inside: patch.inside.clone().map(Arc::new),
+            rows: patch.rows,
+            cols: patch.cols,
             max_lag,
             reply,
         };
@@ -105,10 +105,8 @@ impl Engine for GpuEngine {
         2 * jobs
     }
 
-    fn variogram(&self, frame: &Frame, region: &Region, max_lag: usize) -> Result<Variogram> {
-        match region {
-            Region::WholeFrame => self.sums(frame, max_lag),
-        }
+    fn variogram(&self, patch: &Patch, max_lag: usize) -> Result<Variogram> {
+        self.sums(patch, max_lag)
     }
 }
 
@@ -121,9 +119,10 @@ impl Drop for GpuEngine {
     }
 }
 
-/// One frame to sum, and where to send its sums.
+/// One patch to sum, and where to send its sums.
 struct Request {
     pixels: Arc<Vec<u16>>,
+    inside: Option<Arc<Vec<u8>>>,
     rows: usize,
     cols: usize,
     max_lag: usize,
@@ -141,6 +140,7 @@ struct Job {
 struct Work {
     job: u64,
     pixels: Arc<Vec<u16>>,
+    inside: Option<Arc<Vec<u8>>>,
     cols: usize,
     max_lag: usize,
     band: Band,
@@ -168,9 +168,8 @@ struct Server {
     jobs: HashMap<u64, Job>,
     waiting: VecDeque<Work>,
     next_job: u64,
-    /// Packing buffers, reused for every batch.
-    words: Vec<u32>,
-    tiles: Vec<TileDesc>,
+    /// The packing buffers, reused for every batch.
+    batch: Batch,
 }
 
 impl Server {
@@ -182,8 +181,7 @@ impl Server {
             jobs: HashMap::new(),
             waiting: VecDeque::new(),
             next_job: 0,
-            words: Vec::new(),
-            tiles: Vec::new(),
+            batch: Batch::default(),
         }
     }
 
@@ -249,6 +247,7 @@ impl Server {
         self.waiting.extend(bands.into_iter().map(|band| Work {
             job,
             pixels: Arc::clone(&r.pixels),
+            inside: r.inside.clone(),
             cols: r.cols,
             max_lag: r.max_lag,
             band,
@@ -259,13 +258,15 @@ impl Server {
     fn submit(&mut self, slot: usize) -> InFlight {
         let cap = self.gpu.capacity;
         let max_lag = self.waiting.front().map_or(1, |w| w.max_lag);
-        self.words.clear();
-        self.tiles.clear();
+        let b = &mut self.batch;
+        b.words.clear();
+        b.inside.clear();
+        b.tiles.clear();
         let mut parts = Vec::new();
         while let Some(work) = self.waiting.front() {
             let fits = work.max_lag == max_lag
-                && self.words.len() + work.band.words(work.cols) <= cap.pixel_words
-                && self.tiles.len() + work.band.tiles(work.cols) <= cap.tiles_at(max_lag);
+                && b.words.len() + work.band.words(work.cols) <= cap.pixel_words
+                && b.tiles.len() + work.band.tiles(work.cols) <= cap.tiles_at(max_lag);
             if !fits {
                 break;
             }
@@ -275,24 +276,24 @@ impl Server {
             if !self.jobs.contains_key(&work.job) {
                 continue; // its frame already failed
             }
-            let start = self.tiles.len();
-            self.tiles
-                .extend(plan::tiles(&work.band, work.cols, self.words.len()));
-            pack(&mut self.words, &work);
+            let start = b.tiles.len();
+            let masked = work.inside.is_some();
+            b.tiles
+                .extend(plan::tiles(&work.band, work.cols, b.words.len(), masked));
+            pack(b, &work);
             parts.push(Part {
                 job: work.job,
-                tiles: start..self.tiles.len(),
+                tiles: start..b.tiles.len(),
             });
         }
-        let submitted = self
-            .gpu
-            .submit(&self.slots[slot], &self.words, &self.tiles, max_lag);
+        let submitted = self.gpu.submit(&self.slots[slot], b, max_lag);
+        let tile_count = b.tiles.len();
         InFlight {
             slot,
             submitted,
             parts,
             max_lag,
-            tile_count: self.tiles.len(),
+            tile_count,
         }
     }
 
@@ -331,14 +332,27 @@ impl Server {
     }
 }
 
-/// Appends a band's pixels, two per word with the first in the low half, padded to a word.
-fn pack(words: &mut Vec<u32>, work: &Work) {
+/// Appends a band's pixels, two per word with the first in the low half, padded to a word; and,
+/// when the band is masked, its mask bits at the same pixel indices.
+fn pack(batch: &mut Batch, work: &Work) {
     let start = work.band.first_row * work.cols;
-    let pixels = &work.pixels[start..start + work.band.rows * work.cols];
-    words.extend(pixels.chunks(2).map(|pair| {
-        let high = pair.get(1).copied().unwrap_or(0);
-        u32::from(pair[0]) | u32::from(high) << 16
-    }));
+    let range = start..start + work.band.rows * work.cols;
+    let first_pixel = batch.words.len() * 2;
+    batch
+        .words
+        .extend(work.pixels[range.clone()].chunks(2).map(|pair| {
+            let high = pair.get(1).copied().unwrap_or(0);
+            u32::from(pair[0]) | u32::from(high) << 16
+        }));
+    if let Some(inside) = &work.inside {
+        batch
+            .inside
+            .resize(device::mask_words(batch.words.len()), 0);
+        for (i, &m) in inside[range].iter().enumerate() {
+            let bit = first_pixel + i;
+            batch.inside[bit / 32] |= u32::from(m != 0) << (bit % 32);
+        }
+    }
 }
 
 /// Adds the workgroup partials of one band's tiles into a frame's sums.
@@ -372,6 +386,7 @@ mod tests {
         let work = Work {
             job: 0,
             pixels: Arc::new((1..=15).collect()),
+            inside: None,
             cols: 5,
             max_lag: 1,
             band: Band {
@@ -380,9 +395,42 @@ mod tests {
                 counted: 1,
             },
         };
-        let mut words = vec![7];
-        pack(&mut words, &work);
-        assert_eq!(words, vec![7, 6 | 7 << 16, 8 | 9 << 16, 10]);
+        let mut batch = Batch {
+            words: vec![7],
+            ..Batch::default()
+        };
+        pack(&mut batch, &work);
+        assert_eq!(batch.words, vec![7, 6 | 7 << 16, 8 | 9 << 16, 10]);
+        assert!(batch.inside.is_empty(), "no mask, no mask words");
+    }
+
+    #[test]
+    fn mask_bits_sit_at_their_pixels_index_in_the_batch() {
+        let inside = (0..40).map(|i| u8::from(i % 3 == 0)).collect();
+        let work = Work {
+            job: 0,
+            pixels: Arc::new(vec![0; 40]),
+            inside: Some(Arc::new(inside)),
+            cols: 20,
+            max_lag: 1,
+            band: Band {
+                first_row: 0,
+                rows: 2,
+                counted: 1,
+            },
+        };
+        let mut batch = Batch {
+            words: vec![0; 3],
+            ..Batch::default()
+        };
+        pack(&mut batch, &work);
+        // The band's pixels start at pixel 6 (word 3); pixel i of the band is bit 6 + i.
+        for i in 0..40 {
+            let bit = 6 + i;
+            let set = batch.inside[bit / 32] >> (bit % 32) & 1;
+            assert_eq!(set, u32::from(i % 3 == 0), "pixel {i}");
+        }
+        assert_eq!(batch.inside.len(), device::mask_words(batch.words.len()));
     }
 
     #[test]

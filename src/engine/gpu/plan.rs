@@ -104,10 +104,17 @@ pub struct TileDesc {
     pub band_rows: u32,
     pub first_row: u32,
     pub row_count: u32,
+    /// 1 when only pairs of pixels marked inside count (the batch's mask bits), else 0.
+    pub masked: u32,
 }
 
 /// The tiles of a band whose pixels start at `word_offset`.
-pub fn tiles(band: &Band, cols: usize, word_offset: usize) -> impl Iterator<Item = TileDesc> {
+pub fn tiles(
+    band: &Band,
+    cols: usize,
+    word_offset: usize,
+    masked: bool,
+) -> impl Iterator<Item = TileDesc> {
     let per_tile = rows_per_tile(cols);
     let counted = band.counted;
     let (cols, band_rows) = (cols as u32, band.rows as u32);
@@ -117,6 +124,7 @@ pub fn tiles(band: &Band, cols: usize, word_offset: usize) -> impl Iterator<Item
         band_rows,
         first_row: first as u32,
         row_count: per_tile.min(counted - first) as u32,
+        masked: u32::from(masked),
     })
 }
 
@@ -171,7 +179,7 @@ mod tests {
             counted: 50,
         };
         let cols = TILE_PIXELS / 8 + 1; // 7 rows per tile
-        let t: Vec<_> = tiles(&band, cols, 12).collect();
+        let t: Vec<_> = tiles(&band, cols, 12, false).collect();
         assert_eq!(t.len(), band.tiles(cols));
         assert_eq!(t.iter().map(|t| t.row_count).sum::<u32>(), 50);
         assert!(t.iter().all(|t| t.band_rows == 60 && t.word_offset == 12));

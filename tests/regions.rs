@@ -1,0 +1,198 @@
+//! Regions from a `--roi` sidecar: one row per region, the pooled L1-L4 row, and the errors that
+//! name the sidecar line.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use tbs_batch::phantom::Syntax;
+
+use crate::independent;
+use crate::util::{parse_csv, phantom_file, results, run, s, spec, vertebrae_fixture};
+
+/// The variogram file as (roi, direction, lag) → (pairs, sum_sq).
+fn sums(path: &Path) -> HashMap<(String, String, u32), (u64, u64)> {
+    let (_, rows) = parse_csv(&std::fs::read(path).unwrap());
+    rows.into_iter()
+        .map(|r| {
+            (
+                (
+                    r["roi"].clone(),
+                    r["direction"].clone(),
+                    r["lag"].parse().unwrap(),
+                ),
+                (r["pairs"].parse().unwrap(), r["sum_sq"].parse().unwrap()),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn each_vertebra_gets_a_row_and_l1_l4_pools_their_sums() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scans, sidecar) = vertebrae_fixture(dir.path());
+    let vg = dir.path().join("vg.csv");
+    let rows = results(&[
+        "--cpu",
+        s(&scans),
+        "--roi",
+        s(&sidecar),
+        "--variogram",
+        s(&vg),
+    ]);
+    let rois: Vec<&str> = rows.iter().map(|r| r["roi"].as_str()).collect();
+    assert_eq!(rois, ["L1", "L2", "L3", "L4", "L1-L4"]);
+    for r in &rows {
+        assert_eq!(r["status"], "ok", "{r:?}");
+        assert!(r["excluded_pixels"].parse::<u64>().is_ok(), "{r:?}");
+    }
+    let pooled = &rows[4];
+    assert_eq!(pooled["vertebrae"], "L1;L2;L3;L4");
+    let slopes: Vec<f64> = rows[..4]
+        .iter()
+        .map(|r| r["tbs"].parse().unwrap())
+        .collect();
+    let mean: f64 = pooled["mean_vertebra_tbs"].parse().unwrap();
+    assert!((mean - slopes.iter().sum::<f64>() / 4.0).abs() < 1e-12);
+
+    let sums = sums(&vg);
+    for dir in ["h", "v"] {
+        for lag in 1..=16 {
+            let part = |roi: &str| sums[&(roi.to_string(), dir.to_string(), lag)];
+            let total = ["L1", "L2", "L3", "L4"]
+                .map(part)
+                .into_iter()
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+            assert_eq!(part("L1-L4"), total, "{dir} lag {lag}");
+        }
+    }
+    // L1 is a 40 × 16 rectangle and L2 the polygon of one: without excluded pixels inside
+    // them, horizontal lag 1 has (width − 1) × height pairs.
+    if rows[0]["excluded_pixels"] == "0" {
+        assert_eq!(sums[&("L1".into(), "h".into(), 1)].0, 39 * 16);
+    }
+    if rows[1]["excluded_pixels"] == "0" {
+        assert_eq!(sums[&("L2".into(), "h".into(), 1)].0, 43 * 20);
+    }
+}
+
+#[test]
+fn an_independent_implementation_reproduces_the_region_sums() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scans, sidecar) = vertebrae_fixture(dir.path());
+    for extremes in ["auto", "keep"] {
+        independent::check_run(&scans, &["--extremes", extremes], Some(&sidecar));
+    }
+}
+
+#[test]
+fn extremes_of_8_bit_frames_are_left_out_by_default_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scans, _) = vertebrae_fixture(dir.path());
+    let auto = results(&["--cpu", s(&scans)]);
+    let keep = results(&["--cpu", s(&scans), "--extremes", "keep"]);
+    let excluded: u64 = auto[0]["excluded_pixels"].parse().unwrap();
+    assert!(excluded > 0, "the display phantom has background and fill");
+    assert_eq!(keep[0]["excluded_pixels"], "0");
+    assert_ne!(auto[0]["tbs"], keep[0]["tbs"]);
+
+    let raw = tempfile::tempdir().unwrap();
+    phantom_file(raw.path(), "a.dcm", spec(0.5, 12), Syntax::ExplicitLe);
+    let deep = results(&["--cpu", s(raw.path())]);
+    assert_eq!(
+        deep[0]["excluded_pixels"], "0",
+        "auto keeps 12-bit extremes"
+    );
+    let forced = results(&["--cpu", s(raw.path()), "--extremes", "exclude"]);
+    assert!(forced[0]["excluded_pixels"].parse::<u64>().unwrap() >= 2);
+}
+
+#[test]
+fn region_problems_are_rows_that_name_the_sidecar_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scans, _) = vertebrae_fixture(dir.path());
+    let small = image::GrayImage::new(10, 10);
+    small.save(dir.path().join("small.png")).unwrap();
+    let sidecar = dir.path().join("bad.csv");
+    std::fs::write(
+        &sidecar,
+        "path,roi,x,y,width,height,mask,frame\n\
+         spine.dcm,L1,70,0,20,10,,\n\
+         spine.dcm,L2,0,0,10,10,,\n\
+         spine.dcm,L3,,,,,small.png,\n\
+         spine.dcm,L4,,,,,missing.png,\n\
+         spine.dcm,extra,0,0,5,5,,2\n\
+         elsewhere.dcm,L1,0,0,5,5,,\n",
+    )
+    .unwrap();
+    let out = run(&["--cpu", s(&scans), "--roi", s(&sidecar)]);
+    assert_eq!(out.status.code(), Some(0));
+    let (_, rows) = parse_csv(&out.stdout);
+    let by_roi: HashMap<&str, &HashMap<String, String>> =
+        rows.iter().map(|r| (r["roi"].as_str(), r)).collect();
+    let error = |roi: &str| by_roi[roi]["error"].clone();
+    assert!(
+        error("L1").contains(
+            "bad.csv line 2: rectangle x=70 y=0 width=20 height=10 lies outside the 80 × 100 image"
+        ),
+        "{}",
+        error("L1")
+    );
+    assert_eq!(by_roi["L2"]["status"], "ok");
+    assert!(
+        error("L3").contains("bad.csv line 4: the mask is 10 × 10, the image 80 × 100"),
+        "{}",
+        error("L3")
+    );
+    assert!(
+        error("L4").contains("bad.csv line 5: cannot read the mask"),
+        "{}",
+        error("L4")
+    );
+    assert!(
+        error("extra").contains("bad.csv line 6: frame 2 does not exist; the file has 1"),
+        "{}",
+        error("extra")
+    );
+    assert!(
+        error("L1-L4").contains("at least 2 vertebrae with a valid score; valid: L2"),
+        "{}",
+        error("L1-L4")
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: bad.csv line 7: no input has the path elsewhere.dcm"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_malformed_sidecar_stops_the_run_before_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scans, _) = vertebrae_fixture(dir.path());
+    let sidecar = dir.path().join("typo.csv");
+    std::fs::write(&sidecar, "path,roi,polygon\nspine.dcm,L1,\"0 0; 9 9\"\n").unwrap();
+    let out_file = dir.path().join("out.csv");
+    let out = run(&["--cpu", s(&scans), "--roi", s(&sidecar), "-o", s(&out_file)]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("typo.csv line 2: a polygon needs 3 vertices, this has 2"),
+        "{stderr}"
+    );
+    assert!(!out_file.exists());
+}
+
+#[test]
+fn images_without_sidecar_lines_keep_their_image_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scans, sidecar) = vertebrae_fixture(dir.path());
+    phantom_file(&scans, "other.dcm", spec(0.4, 12), Syntax::ExplicitLe);
+    let rows = results(&["--cpu", s(&scans), "--roi", s(&sidecar)]);
+    let other: Vec<_> = rows
+        .iter()
+        .filter(|r| r["path"].ends_with("other.dcm"))
+        .collect();
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0]["roi"], "image");
+    assert_eq!(rows.len(), 6);
+}
