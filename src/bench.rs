@@ -132,7 +132,8 @@ pub fn measure(
         max_lag: cohort.max_lag,
         fit: FitRange::new(1, 4.min(cohort.max_lag), cohort.max_lag)?,
         jobs: cohort.jobs,
-        extremes: Extremes::Keep,
+        // As a default run would: 8-bit cohorts lose their background and fill pixels.
+        extremes: Extremes::Auto,
         sidecar: None,
     };
     let inputs = walk::walk(&[dir.to_path_buf()]);

@@ -166,25 +166,37 @@ fn block_sums_portable<P: Pixel>(
         max_lag,
     } = shape;
     let span = |r: usize| r * cols..(r + 1) * cols;
-    // Σ over the pairs (a[i], b[i]): all of them, or those whose two pixels are inside.
-    let pair_sum = |a: Range<usize>, b: Range<usize>| match inside {
+    let mut vg = Variogram::zeros(max_lag);
+    for r in rows {
+        let row = span(r);
+        for k in 1..=max_lag.min(cols.saturating_sub(1)) {
+            let (a, b) = (row.start..row.end - k, row.start + k..row.end);
+            vg.horizontal[k - 1] += pair_sum(pixels, inside, a, b);
+        }
+        for k in 1..=max_lag.min(height - 1 - r) {
+            vg.vertical[k - 1] += pair_sum(pixels, inside, row.clone(), span(r + k));
+        }
+    }
+    vg
+}
+
+/// Σ over the pairs (pixels[a][i], pixels[b][i]): all of them, or those whose two pixels are
+/// inside. A function rather than a closure so that `inline(always)` puts it, and the loops it
+/// calls, inside each instruction-set variant.
+#[inline(always)]
+fn pair_sum<P: Pixel>(
+    pixels: &[P],
+    inside: Option<&[u8]>,
+    a: Range<usize>,
+    b: Range<usize>,
+) -> LagSum {
+    match inside {
         None => LagSum {
             pairs: a.len() as u64,
             sum_sq: P::sq_diff_sum(&pixels[a], &pixels[b]),
         },
         Some(m) => P::masked_sum(&pixels[a.clone()], &pixels[b.clone()], &m[a], &m[b]),
-    };
-    let mut vg = Variogram::zeros(max_lag);
-    for r in rows {
-        let row = span(r);
-        for k in 1..=max_lag.min(cols.saturating_sub(1)) {
-            vg.horizontal[k - 1] += pair_sum(row.start..row.end - k, row.start + k..row.end);
-        }
-        for k in 1..=max_lag.min(height - 1 - r) {
-            vg.vertical[k - 1] += pair_sum(row.clone(), span(r + k));
-        }
     }
-    vg
 }
 
 /// A stored value as the kernel reads it: a byte when the whole frame fits one, else 16 bits.
