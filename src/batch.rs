@@ -19,7 +19,7 @@ use crate::decode::{self, DicomFile, Meta};
 use crate::engine::Engine;
 use crate::engine::Variogram;
 use crate::error::{Error, Result};
-use crate::fit::{self, FitRange};
+use crate::fit::{self, FitSpec};
 use crate::region::sidecar::{Entry, Sidecar};
 use crate::region::{Extremes, Patch, Shape};
 use crate::walk::{self, Input, Skip};
@@ -29,7 +29,9 @@ use crate::write::{Outcome, RegionFacts, ResultRow, VariogramRecord};
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub max_lag: usize,
-    pub fit: FitRange,
+    pub fit: FitSpec,
+    /// `--spacing`: the pixel spacing in mm for every image, whatever the header says.
+    pub spacing: Option<f64>,
     /// CPU threads; the engine decides how many files that keeps in flight.
     pub jobs: usize,
     /// Which stored values are left out of every region.
@@ -85,10 +87,14 @@ fn process_unguarded(input: &Input, engine: &dyn Engine, settings: &Settings) ->
             return file_error(input, engine, Meta::default(), e);
         }
     }
-    let file = match decode::open(&input.path) {
+    let mut file = match decode::open(&input.path) {
         Ok(f) => f,
         Err(e) => return file_error(input, engine, Meta::default(), e),
     };
+    if let Some(mm) = settings.spacing {
+        file.meta.pixel_spacing = Some((mm, mm));
+        file.meta.spacing_source = "flag";
+    }
     let geometry = match file.geometry() {
         Ok(g) => g,
         Err(e) => return file_error(input, engine, file.meta.clone(), e),
@@ -255,7 +261,11 @@ impl FrameScorer<'_> {
         facts: RegionFacts,
         report: &mut FileReport,
     ) -> Scored {
-        let fit = fit::fit(&variogram, self.settings.fit);
+        let fit = self
+            .settings
+            .fit
+            .lags(self.file.meta.pixel_spacing, self.settings.max_lag)
+            .and_then(|range| fit::fit(&variogram, range));
         let tbs = fit.as_ref().ok().map(|f| f.tbs);
         let outcome = match fit {
             Ok(f) => Outcome::Ok(f),

@@ -12,7 +12,7 @@ use crate::batch::{self, peak_resident_bytes, reset_peak_resident, Settings};
 use crate::engine::gpu::{GpuEngine, Want};
 use crate::engine::{self, Choice, Engine};
 use crate::error::{Error, Result};
-use crate::fit::FitRange;
+use crate::fit::{FitRange, FitSpec};
 use crate::phantom::{self, Phantom, Spec, Style, Syntax};
 use crate::region::Extremes;
 use crate::walk;
@@ -130,7 +130,8 @@ pub fn measure(
 ) -> Result<Measurement> {
     let settings = Settings {
         max_lag: cohort.max_lag,
-        fit: FitRange::new(1, 4.min(cohort.max_lag), cohort.max_lag)?,
+        fit: FitSpec::Lags(FitRange::new(1, 4.min(cohort.max_lag), cohort.max_lag)?),
+        spacing: None,
         jobs: cohort.jobs,
         // As a default run would: 8-bit cohorts lose their background and fill pixels.
         extremes: Extremes::Auto,

@@ -15,7 +15,7 @@ use crate::batch::{self, FileReport, Settings};
 use crate::bench;
 use crate::engine::{self, Choice};
 use crate::error::{Error, Result};
-use crate::fit::FitRange;
+use crate::fit::{FitRange, FitSpec};
 use crate::phantom::{self, Phantom, Spec, Style, Syntax};
 use crate::region::sidecar::Sidecar;
 use crate::region::Extremes;
@@ -77,6 +77,13 @@ pub struct RunArgs {
     /// Worker threads [default: the number of CPUs].
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// The fit range in millimetres, converted to whole lags for each image from its pixel
+    /// spacing (instead of --fit-from/--fit-to).
+    #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with_all = ["fit_from", "fit_to"])]
+    pub fit_mm: Option<Vec<f64>>,
+    /// Pixel spacing in mm for every image, supplying or overriding the header's.
+    #[arg(long, value_name = "MM")]
+    pub spacing: Option<f64>,
     /// Regions to score (rectangles, polygons, masks), one CSV line each; see the README.
     #[arg(long, value_name = "FILE")]
     pub roi: Option<PathBuf>,
@@ -176,7 +183,8 @@ fn run_batch(args: &RunArgs) -> Result<()> {
     check_max_lag(args.max_lag)?;
     let settings = Settings {
         max_lag: args.max_lag,
-        fit: FitRange::new(args.fit_from, args.fit_to, args.max_lag)?,
+        fit: fit_spec(args)?,
+        spacing: check_spacing(args.spacing)?,
         jobs: threads(args.jobs)?,
         extremes: args.extremes.into(),
         sidecar: args
@@ -221,6 +229,29 @@ fn run_batch(args: &RunArgs) -> Result<()> {
     }
     eprintln!("tbs-batch: {summary}; engine {}", engine.describe());
     Ok(())
+}
+
+fn fit_spec(args: &RunArgs) -> Result<FitSpec> {
+    match args.fit_mm.as_deref() {
+        Some(&[a, b]) if a > 0.0 && a < b && b.is_finite() => Ok(FitSpec::Millimetres(a, b)),
+        Some(mm) => Err(Error::Config(format!(
+            "--fit-mm {mm:?} must be two distances in mm, 0 < A < B"
+        ))),
+        None => Ok(FitSpec::Lags(FitRange::new(
+            args.fit_from,
+            args.fit_to,
+            args.max_lag,
+        )?)),
+    }
+}
+
+fn check_spacing(spacing: Option<f64>) -> Result<Option<f64>> {
+    match spacing {
+        Some(mm) if !(mm > 0.0 && mm.is_finite()) => Err(Error::Config(format!(
+            "--spacing {mm} must be a positive number of mm"
+        ))),
+        s => Ok(s),
+    }
 }
 
 fn check_max_lag(max_lag: usize) -> Result<()> {

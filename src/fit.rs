@@ -25,6 +25,40 @@ impl FitRange {
     }
 }
 
+/// The fit range as asked for: in lags, or in millimetres converted per image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FitSpec {
+    Lags(FitRange),
+    /// From and to, in mm; each image's pixel spacing turns them into whole lags.
+    Millimetres(f64, f64),
+}
+
+impl FitSpec {
+    /// The lags to fit for an image with this (row, column) spacing in mm. Millimetres become
+    /// the nearest whole lags at the mean of the two spacings (DXA pixels are square or nearly).
+    pub fn lags(&self, spacing: Option<(f64, f64)>, max_lag: usize) -> Result<FitRange> {
+        let (from_mm, to_mm) = match *self {
+            FitSpec::Lags(range) => return Ok(range),
+            FitSpec::Millimetres(a, b) => (a, b),
+        };
+        let Some((row, col)) = spacing else {
+            return Err(Error::Fit(
+                "--fit-mm needs the pixel spacing, and this image has none (give --spacing)".into(),
+            ));
+        };
+        let mm = (row + col) / 2.0;
+        let lag = |d: f64| (d / mm).round().max(1.0) as usize;
+        let (from, to) = (lag(from_mm), lag(to_mm));
+        if from >= to || to > max_lag {
+            return Err(Error::Fit(format!(
+                "--fit-mm {from_mm} {to_mm} at {mm} mm per pixel is lags {from}..={to}, which \
+                 needs two lags within 1..={max_lag} (--max-lag)"
+            )));
+        }
+        Ok(FitRange { from, to })
+    }
+}
+
 /// A fitted variogram.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fit {

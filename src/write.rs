@@ -37,6 +37,7 @@ pub const RESULT_COLUMNS: &[&str] = &[
     "signed",
     "pixel_spacing_row_mm",
     "pixel_spacing_col_mm",
+    "spacing_source",
 ];
 
 /// The variogram file's columns, in order.
@@ -138,6 +139,7 @@ impl ResultRow {
             opt(m.signed.map(|v| v.to_string())),
             opt(m.pixel_spacing.map(|s| s.0.to_string())),
             opt(m.pixel_spacing.map(|s| s.1.to_string())),
+            m.spacing_source.to_string(),
         ]
     }
 }

@@ -261,3 +261,98 @@ fn bench_refuses_an_empty_cohort() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--files must be at least 1"));
 }
+
+#[test]
+fn fit_mm_becomes_lags_per_image_and_rows_say_where_the_spacing_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    // Raw phantoms carry Pixel Spacing 0.1 mm; display ones none, like the iDXA export.
+    phantom_file(dir.path(), "a_raw.dcm", spec(0.5, 12), Syntax::ExplicitLe);
+    let imager = phantom_file(
+        dir.path(),
+        "b_imager.dcm",
+        spec(0.5, 12),
+        Syntax::ExplicitLe,
+    );
+    crate::util::edit_dicom(&imager, |obj| {
+        obj.remove_element(dicom_dictionary_std::tags::PIXEL_SPACING);
+        obj.put(dicom_core::DataElement::new(
+            dicom_dictionary_std::tags::IMAGER_PIXEL_SPACING,
+            dicom_core::VR::DS,
+            dicom_core::PrimitiveValue::from("0.2\\0.2"),
+        ));
+    });
+    let display = tbs_batch::phantom::Spec {
+        style: tbs_batch::phantom::Style::Display,
+        ..spec(0.5, 8)
+    };
+    phantom_file(dir.path(), "c_display.dcm", display, Syntax::ImplicitLe);
+
+    let rows = results(&["--cpu", s(dir.path()), "--fit-mm", "0.2", "0.6"]);
+    let got: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["spacing_source"].as_str(),
+                r["status"].as_str(),
+                r["fit_lags"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("PixelSpacing", "ok", "2;3;4;5;6"),
+            ("ImagerPixelSpacing", "ok", "1;2;3"),
+            ("none", "error", ""),
+        ]
+    );
+    assert!(
+        rows[2]["error"].contains("--fit-mm needs the pixel spacing"),
+        "{:?}",
+        rows[2]
+    );
+
+    let rows = results(&[
+        "--cpu",
+        s(dir.path()),
+        "--fit-mm",
+        "0.5",
+        "1.5",
+        "--spacing",
+        "0.25",
+    ]);
+    for r in &rows {
+        assert_eq!(
+            (r["spacing_source"].as_str(), r["fit_lags"].as_str()),
+            ("flag", "2;3;4;5;6")
+        );
+        assert_eq!(r["pixel_spacing_row_mm"], "0.25");
+    }
+    let too_far = results(&[
+        "--cpu",
+        s(dir.path()),
+        "--fit-mm",
+        "0.1",
+        "5",
+        "--max-lag",
+        "16",
+    ]);
+    assert!(
+        too_far[0]["error"].contains("lags 1..=50"),
+        "{:?}",
+        too_far[0]
+    );
+
+    let both = run(&[
+        "--cpu",
+        s(dir.path()),
+        "--fit-mm",
+        "1",
+        "2",
+        "--fit-to",
+        "3",
+    ]);
+    assert_eq!(both.status.code(), Some(2));
+    let bad = run(&["--cpu", s(dir.path()), "--spacing", "0"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

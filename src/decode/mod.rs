@@ -60,6 +60,9 @@ pub struct Meta {
     pub signed: Option<bool>,
     /// (row spacing, column spacing) in mm, from Pixel Spacing or else Imager Pixel Spacing.
     pub pixel_spacing: Option<(f64, f64)>,
+    /// Where `pixel_spacing` came from: `PixelSpacing`, `ImagerPixelSpacing`, `flag`
+    /// (`--spacing`), or `none`.
+    pub spacing_source: &'static str,
 }
 
 /// The validated shape of a file's image: what every frame must decode to.
@@ -191,8 +194,14 @@ impl DicomFile {
 }
 
 fn read_meta(obj: &DefaultDicomObject) -> Meta {
-    let spacing =
-        spacing(obj, tags::PIXEL_SPACING).or_else(|| spacing(obj, tags::IMAGER_PIXEL_SPACING));
+    let (spacing, spacing_source) = match (
+        spacing(obj, tags::PIXEL_SPACING),
+        spacing(obj, tags::IMAGER_PIXEL_SPACING),
+    ) {
+        (Some(s), _) => (Some(s), "PixelSpacing"),
+        (None, Some(s)) => (Some(s), "ImagerPixelSpacing"),
+        (None, None) => (None, "none"),
+    };
     Meta {
         sop_instance_uid: text(obj, tags::SOP_INSTANCE_UID),
         study_date: text(obj, tags::STUDY_DATE),
@@ -209,6 +218,7 @@ fn read_meta(obj: &DefaultDicomObject) -> Meta {
         bits_stored: uint(obj, tags::BITS_STORED).and_then(|b| u16::try_from(b).ok()),
         signed: uint(obj, tags::PIXEL_REPRESENTATION).map(|r| r == 1),
         pixel_spacing: spacing,
+        spacing_source,
     }
 }
 
