@@ -25,3 +25,8 @@ mkdir -p "$out/site-a" "$out/site-b" "$out/broken"
 head -c 60000 "$out/broken/fbm-h0.50-12bit-explicit-le.dcm" > "$out/broken/truncated.dcm"
 rm "$out/broken/fbm-h0.50-12bit-explicit-le.dcm"
 printf 'scan notes: not a DICOM file\n' > "$out/broken/notes.txt"
+
+# Synthetic AP-spine images, L1-L4 of known texture (H 0.25, 0.4, 0.55, 0.7), with their
+# region sidecar: the README's --roi example.
+rm -rf datasets/spine
+"${bin[@]}" spine datasets/spine --seed 1,2

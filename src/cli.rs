@@ -16,6 +16,7 @@ use crate::bench;
 use crate::engine::{self, Choice};
 use crate::error::{Error, Result};
 use crate::fit::{FitRange, FitSpec};
+use crate::phantom::spine::{self, Spine, SpineSpec};
 use crate::phantom::{self, Phantom, Spec, Style, Syntax};
 use crate::region::sidecar::Sidecar;
 use crate::region::Extremes;
@@ -42,8 +43,27 @@ pub struct Cli {
 pub enum Command {
     /// Write phantom DICOM files with known texture (fractional Brownian surfaces).
     Phantom(PhantomArgs),
+    /// Write synthetic AP-spine images (L1-L4 of known textures) and their region sidecar.
+    Spine(SpineArgs),
     /// Time both engines end to end on a generated cohort and print a table.
     Bench(BenchArgs),
+}
+
+/// Flags of `tbs-batch spine`.
+#[derive(Debug, Args)]
+pub struct SpineArgs {
+    /// Directory to write into (created if missing): spine-SEED.dcm files and rois.csv.
+    pub out: PathBuf,
+    /// Hurst exponents of L1, L2, L3, L4's texture.
+    #[arg(long = "hurst", value_delimiter = ',', num_args = 1, default_values_t = [0.25, 0.4, 0.55, 0.7])]
+    pub hurst: Vec<f64>,
+    #[arg(long, default_value_t = 480)]
+    pub rows: usize,
+    #[arg(long, default_value_t = 320)]
+    pub cols: usize,
+    /// Random seeds, one file per seed.
+    #[arg(long = "seed", value_delimiter = ',', default_values_t = [1])]
+    pub seeds: Vec<u64>,
 }
 
 /// Flags of the main job.
@@ -169,6 +189,7 @@ pub struct BenchArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Some(Command::Phantom(args)) => write_phantoms(&args),
+        Some(Command::Spine(args)) => write_spines(&args),
         Some(Command::Bench(args)) => run_bench(&args),
         None => run_batch(&cli.run),
     }
@@ -305,6 +326,40 @@ fn create(path: &PathBuf) -> Result<BufWriter<File>> {
     File::create(path)
         .map(BufWriter::new)
         .map_err(|e| Error::Output(format!("cannot create {}: {e}", path.display())))
+}
+
+fn write_spines(args: &SpineArgs) -> Result<()> {
+    let hursts: [f64; 4] = args.hurst.as_slice().try_into().map_err(|_| {
+        Error::Config(format!(
+            "--hurst needs four values (L1,L2,L3,L4), not {}",
+            args.hurst.len()
+        ))
+    })?;
+    let output = |e: std::io::Error| Error::Output(format!("{}: {e}", args.out.display()));
+    std::fs::create_dir_all(&args.out).map_err(output)?;
+    let mut sidecar = String::from(spine::SIDECAR_HEADER);
+    for &seed in &args.seeds {
+        let image = Spine::generate(SpineSpec {
+            rows: args.rows,
+            cols: args.cols,
+            hursts,
+            seed,
+        })?;
+        let name = format!("spine-{seed}.dcm");
+        phantom::write_dicom(
+            &args.out.join(&name),
+            std::slice::from_ref(&image.phantom),
+            Syntax::ImplicitLe,
+        )?;
+        sidecar.push_str(&image.sidecar_lines(&name));
+    }
+    std::fs::write(args.out.join("rois.csv"), sidecar).map_err(output)?;
+    eprintln!(
+        "tbs-batch: wrote {} spine images and rois.csv to {}",
+        args.seeds.len(),
+        args.out.display()
+    );
+    Ok(())
 }
 
 fn write_phantoms(args: &PhantomArgs) -> Result<()> {

@@ -196,3 +196,26 @@ fn images_without_sidecar_lines_keep_their_image_row() {
     assert_eq!(other[0]["roi"], "image");
     assert_eq!(rows.len(), 6);
 }
+
+#[test]
+fn the_spine_sample_ranks_its_vertebrae_by_h_and_an_independent_check_agrees() {
+    let spine = Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/spine");
+    let roi = spine.join("rois.csv");
+    let rows = results(&["--cpu", s(&spine), "--roi", s(&roi)]);
+    assert_eq!(rows.len(), 10, "two images, four vertebrae and L1-L4 each");
+    let hursts = [0.25, 0.4, 0.55, 0.7];
+    for image in rows.chunks(5) {
+        let labels: Vec<&str> = image.iter().map(|r| r["roi"].as_str()).collect();
+        assert_eq!(labels, ["L1", "L2", "L3", "L4", "L1-L4"]);
+        let tbs: Vec<f64> = image.iter().map(|r| r["tbs"].parse().unwrap()).collect();
+        assert!(
+            tbs[..4].windows(2).all(|w| w[0] < w[1]),
+            "rank by H: {tbs:?}"
+        );
+        for (t, h) in tbs.iter().zip(hursts) {
+            assert!((t - 2.0 * h).abs() < 0.25, "{t} near 2H = {}", 2.0 * h);
+        }
+        assert_eq!(image[4]["vertebrae"], "L1;L2;L3;L4");
+    }
+    independent::check_run(&spine, &[], Some(&roi));
+}

@@ -7,6 +7,7 @@
 
 mod file;
 mod rle;
+pub mod spine;
 
 pub use file::{write_dicom, Syntax};
 
