@@ -263,7 +263,7 @@ fn parse_polygon(text: &str) -> std::result::Result<Shape, String> {
 /// A sidecar path names an input when equal to the path the walk found, or, when relative, when
 /// it is the input path's last components.
 fn matches_path(sidecar: &str, input: &str) -> bool {
-    let wanted = Path::new(sidecar);
+    let wanted = Path::new(sidecar.strip_prefix("./").unwrap_or(sidecar));
     sidecar == input || (wanted.is_relative() && Path::new(input).ends_with(wanted))
 }
 
