@@ -21,7 +21,7 @@ use crate::engine::Variogram;
 use crate::error::{Error, Result};
 use crate::fit::{self, FitSpec};
 use crate::region::sidecar::{Entry, Sidecar};
-use crate::region::{Extremes, Patch, Shape};
+use crate::region::{self, Extremes, Patch, Shape};
 use crate::walk::{self, Input, Skip};
 use crate::write::{Outcome, RegionFacts, ResultRow, VariogramRecord};
 
@@ -168,28 +168,31 @@ impl FrameScorer<'_> {
                 return;
             }
         };
-        let shapes: Vec<(String, Result<Shape>)> = if regions.is_empty() {
-            vec![("image".into(), Ok(Shape::WholeFrame))]
+        let bits = self.file.meta.bits_stored.unwrap_or(16);
+        let outside_values = self
+            .settings
+            .extremes
+            .excludes(bits)
+            .then(|| region::extremes(&frame));
+        // (label, sidecar line, shape): the sidecar's regions, else the whole frame.
+        let shapes: Vec<(String, Option<&str>, Result<Shape>)> = if regions.is_empty() {
+            vec![("image".into(), None, Ok(Shape::WholeFrame))]
         } else {
             regions
                 .iter()
-                .map(|e| (e.label.clone(), e.shape()))
+                .map(|e| (e.label.clone(), Some(e.place.as_str()), e.shape()))
                 .collect()
         };
-        let places = regions.iter().map(|e| Some(e.place.as_str()));
         let (mut scored, mut labels) = (Vec::new(), Vec::new());
-        for ((label, shape), place) in shapes
-            .into_iter()
-            .zip(places.chain(std::iter::repeat(None)))
-        {
-            let result = shape
-                .and_then(|s| self.sums(&frame, &s))
-                .map_err(|e| match (place, e) {
-                    (Some(p), Error::Region(m)) if !m.starts_with(p) => {
-                        Error::Region(format!("{p}: {m}"))
-                    }
-                    (_, e) => e,
-                });
+        for (label, place, shape) in shapes {
+            // A sidecar line names itself when read; what the image shows wrong is named here.
+            let result = shape.and_then(|s| {
+                self.sums(&frame, &s, outside_values)
+                    .map_err(|e| match (place, e) {
+                        (Some(p), Error::Region(m)) => Error::Region(format!("{p}: {m}")),
+                        (_, e) => e,
+                    })
+            });
             match result {
                 Ok((variogram, excluded)) => {
                     let facts = RegionFacts {
@@ -208,9 +211,13 @@ impl FrameScorer<'_> {
     }
 
     /// The region's sums on the engine, and how many of its pixels were extreme.
-    fn sums(&self, frame: &decode::Frame, shape: &Shape) -> Result<(Variogram, u64)> {
-        let bits = self.file.meta.bits_stored.unwrap_or(16);
-        let patch = Patch::cut(frame, shape, self.settings.extremes.excludes(bits))?;
+    fn sums(
+        &self,
+        frame: &decode::Frame,
+        shape: &Shape,
+        outside_values: Option<(u16, u16)>,
+    ) -> Result<(Variogram, u64)> {
+        let patch = Patch::cut(frame, shape, outside_values)?;
         let variogram = self.engine.variogram(&patch, self.settings.max_lag)?;
         Ok((variogram, patch.excluded))
     }

@@ -9,7 +9,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::batch::{self, FileReport, Settings};
 use crate::bench;
@@ -110,26 +110,8 @@ pub struct RunArgs {
     /// Leave pixels at the frame's minimum and maximum stored value out of every region:
     /// `auto` does for 8-bit (display-processed) images, whose extremes are background and
     /// saturated fill, and not for deeper ones.
-    #[arg(long, value_enum, default_value_t = ExtremesArg::Auto)]
-    pub extremes: ExtremesArg,
-}
-
-/// `--extremes`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ExtremesArg {
-    Auto,
-    Exclude,
-    Keep,
-}
-
-impl From<ExtremesArg> for Extremes {
-    fn from(a: ExtremesArg) -> Self {
-        match a {
-            ExtremesArg::Auto => Extremes::Auto,
-            ExtremesArg::Exclude => Extremes::Exclude,
-            ExtremesArg::Keep => Extremes::Keep,
-        }
-    }
+    #[arg(long, value_enum, default_value_t = Extremes::Auto)]
+    pub extremes: Extremes,
 }
 
 /// Flags of `tbs-batch phantom`.
@@ -207,7 +189,7 @@ fn run_batch(args: &RunArgs) -> Result<()> {
         fit: fit_spec(args)?,
         spacing: check_spacing(args.spacing)?,
         jobs: threads(args.jobs)?,
-        extremes: args.extremes.into(),
+        extremes: args.extremes,
         sidecar: args
             .roi
             .as_deref()

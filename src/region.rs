@@ -27,7 +27,7 @@ pub enum Shape {
     },
     /// Vertices (x, y); the edge from the last back to the first closes it. Even-odd filling.
     Polygon(Vec<(f64, f64)>),
-    /// A mask image: one byte per pixel, row by row; nonzero is inside.
+    /// A mask image: one byte per pixel, row by row; 1 is inside, 0 outside.
     Mask {
         rows: usize,
         cols: usize,
@@ -35,8 +35,8 @@ pub enum Shape {
     },
 }
 
-/// Which stored values are left out of every region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which stored values are left out of every region (`--extremes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Extremes {
     /// Leave out the frame's minimum and maximum stored values when bits stored ≤ 8.
     Auto,
@@ -82,9 +82,13 @@ impl<'a> Patch<'a> {
         }
     }
 
-    /// Cuts `shape` out of `frame`; with `drop_extremes`, pixels at the frame's minimum or
-    /// maximum stored value are outside whatever the shape says.
-    pub fn cut(frame: &'a Frame, shape: &Shape, drop_extremes: bool) -> Result<Self> {
+    /// Cuts `shape` out of `frame`; pixels holding either value of `outside_values` (the
+    /// frame's [`extremes`], when they are left out) are outside whatever the shape says.
+    pub fn cut(
+        frame: &'a Frame,
+        shape: &Shape,
+        outside_values: Option<(u16, u16)>,
+    ) -> Result<Self> {
         let (top, left, rows, cols) = bounds(shape, frame)?;
         let mut inside = mask_of(shape, top, left, rows, cols);
         let pixels: Cow<[u16]> = if (rows, cols) == (frame.rows, frame.cols) {
@@ -99,11 +103,7 @@ impl<'a> Patch<'a> {
             )
         };
         let mut excluded = 0;
-        if drop_extremes {
-            let (lo, hi) = frame
-                .pixels
-                .iter()
-                .fold((u16::MAX, 0), |(lo, hi), &p| (lo.min(p), hi.max(p)));
+        if let Some((lo, hi)) = outside_values {
             let mask = inside.get_or_insert_with(|| vec![1; pixels.len()]);
             for (m, &p) in mask.iter_mut().zip(pixels.iter()) {
                 if *m != 0 && (p == lo || p == hi) {
@@ -120,6 +120,14 @@ impl<'a> Patch<'a> {
             excluded,
         })
     }
+}
+
+/// A frame's smallest and largest stored value: once per frame, however many regions it has.
+pub fn extremes(frame: &Frame) -> (u16, u16) {
+    frame
+        .pixels
+        .iter()
+        .fold((u16::MAX, 0), |(lo, hi), &p| (lo.min(p), hi.max(p)))
 }
 
 /// The bounding box (top, left, rows, cols) of a shape, which must lie inside the frame.
@@ -187,7 +195,7 @@ fn bounds(shape: &Shape, frame: &Frame) -> Result<(usize, usize, usize, usize)> 
 fn mask_of(shape: &Shape, top: usize, left: usize, rows: usize, cols: usize) -> Option<Vec<u8>> {
     match shape {
         Shape::WholeFrame | Shape::Rect { .. } => None,
-        Shape::Mask { bytes, .. } => Some(bytes.iter().map(|&b| u8::from(b != 0)).collect()),
+        Shape::Mask { bytes, .. } => Some(bytes.clone()),
         Shape::Polygon(vertices) => {
             let mut mask = vec![0u8; rows * cols];
             for (r, line) in mask.chunks_mut(cols.max(1)).enumerate() {
@@ -241,7 +249,7 @@ mod tests {
             width: 3,
             height: 2,
         };
-        let p = Patch::cut(&f, &rect, false).unwrap();
+        let p = Patch::cut(&f, &rect, None).unwrap();
         assert_eq!((p.rows, p.cols), (2, 3));
         assert_eq!(&p.pixels[..], &[13, 14, 15, 19, 20, 21]);
         assert!(p.inside.is_none());
@@ -258,8 +266,8 @@ mod tests {
         };
         let poly = Shape::Polygon(vec![(2.0, 1.0), (6.0, 1.0), (6.0, 6.0), (2.0, 6.0)]);
         let (a, b) = (
-            Patch::cut(&f, &rect, false).unwrap(),
-            Patch::cut(&f, &poly, false).unwrap(),
+            Patch::cut(&f, &rect, None).unwrap(),
+            Patch::cut(&f, &poly, None).unwrap(),
         );
         assert_eq!((a.rows, a.cols, &a.pixels), (b.rows, b.cols, &b.pixels));
         assert_eq!(inside(&a), inside(&b));
@@ -272,7 +280,7 @@ mod tests {
         let p = Patch::cut(
             &f,
             &Shape::Polygon(vec![(0.0, 0.0), (4.0, 0.0), (0.0, 4.0)]),
-            false,
+            None,
         )
         .unwrap();
         let expect: Vec<u8> = (0..16).map(|i| u8::from(i / 4 + i % 4 + 1 < 4)).collect();
@@ -289,23 +297,23 @@ mod tests {
             width: 3,
             height: 1,
         };
-        let e = Patch::cut(&f, &rect, false).unwrap_err().to_string();
+        let e = Patch::cut(&f, &rect, None).unwrap_err().to_string();
         assert!(e.contains("outside the 4 × 4 image"), "{e}");
         let poly = Shape::Polygon(vec![(0.0, 0.0), (5.0, 0.0), (0.0, 3.0)]);
-        assert!(Patch::cut(&f, &poly, false).is_err());
+        assert!(Patch::cut(&f, &poly, None).is_err());
         let small = Shape::Mask {
             rows: 4,
             cols: 3,
             bytes: vec![1; 12],
         };
-        let e = Patch::cut(&f, &small, false).unwrap_err().to_string();
+        let e = Patch::cut(&f, &small, None).unwrap_err().to_string();
         assert!(e.contains("the mask is 3 × 4, the image 4 × 4"), "{e}");
     }
 
     #[test]
     fn extremes_are_left_out_and_counted() {
         let f = Frame::new(2, 3, vec![0, 5, 252, 7, 0, 9]).unwrap();
-        let p = Patch::cut(&f, &Shape::WholeFrame, true).unwrap();
+        let p = Patch::cut(&f, &Shape::WholeFrame, Some(extremes(&f))).unwrap();
         assert_eq!(p.inside, Some(vec![0, 1, 0, 1, 0, 1]));
         assert_eq!(p.excluded, 3);
         assert!(Extremes::Auto.excludes(8) && !Extremes::Auto.excludes(12));
