@@ -84,7 +84,7 @@ fn gpu(c: &mut Criterion) {
                 b.iter(|| {
                     std::thread::scope(|s| {
                         for _ in 0..GPU_FRAMES {
-                            s.spawn(|| engine.variogram(&Patch::whole(&f), lag));
+                            s.spawn(|| engine.variogram(&f, &Patch::whole(&f), lag));
                         }
                     })
                 })

@@ -183,17 +183,38 @@ impl FrameScorer<'_> {
                 .map(|e| (e.label.clone(), Some(e.place.as_str()), e.shape()))
                 .collect()
         };
-        let (mut scored, mut labels) = (Vec::new(), Vec::new());
+        // Every region is cut first, so the engine sums all of the frame's regions in one call.
+        let mut patches = Vec::new();
+        let mut labels = Vec::new();
+        let mut cuts = Vec::new();
         for (label, place, shape) in shapes {
             // A sidecar line names itself when read; what the image shows wrong is named here.
-            let result = shape.and_then(|s| {
-                self.sums(&frame, &s, outside_values)
-                    .map_err(|e| match (place, e) {
-                        (Some(p), Error::Region(m)) => Error::Region(format!("{p}: {m}")),
-                        (_, e) => e,
-                    })
+            let cut = shape.and_then(|s| {
+                Patch::cut(&frame, &s, outside_values).map_err(|e| match (place, e) {
+                    (Some(p), Error::Region(m)) => Error::Region(format!("{p}: {m}")),
+                    (_, e) => e,
+                })
             });
-            match result {
+            cuts.push(cut.map(|patch| {
+                patches.push(patch);
+                patches.len() - 1
+            }));
+            labels.push(label);
+        }
+        let sums = if patches.is_empty() {
+            Ok(Vec::new())
+        } else {
+            self.engine
+                .variograms(&frame, &patches, self.settings.max_lag)
+                .map_err(|e| e.one_line())
+        };
+        let mut scored = Vec::new();
+        for (label, cut) in labels.iter().zip(cuts) {
+            let outcome = cut.map_err(|e| e.one_line()).and_then(|i| match &sums {
+                Ok(all) => Ok((all[i].clone(), patches[i].excluded)),
+                Err(e) => Err(e.clone()),
+            });
+            match outcome {
                 Ok((variogram, excluded)) => {
                     let facts = RegionFacts {
                         excluded: Some(excluded),
@@ -201,25 +222,10 @@ impl FrameScorer<'_> {
                     };
                     scored.push(self.finish(label.clone(), variogram, facts, report));
                 }
-                Err(e) => report
-                    .rows
-                    .push(self.row(&label, Outcome::Error(e.one_line()))),
+                Err(e) => report.rows.push(self.row(label, Outcome::Error(e))),
             }
-            labels.push(label);
         }
         self.pool(&labels, &scored, report);
-    }
-
-    /// The region's sums on the engine, and how many of its pixels were extreme.
-    fn sums(
-        &self,
-        frame: &decode::Frame,
-        shape: &Shape,
-        outside_values: Option<(u16, u16)>,
-    ) -> Result<(Variogram, u64)> {
-        let patch = Patch::cut(frame, shape, outside_values)?;
-        let variogram = self.engine.variogram(&patch, self.settings.max_lag)?;
-        Ok((variogram, patch.excluded))
     }
 
     /// The pooled `L1-L4` row, when any region is a vertebra: the summed sums of the vertebrae

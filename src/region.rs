@@ -2,8 +2,9 @@
 //!
 //! A pair of pixels counts for a region only when both lie inside it. A frame is scored over the
 //! regions its sidecar lines give (see [`sidecar`]), else over the whole frame, labelled `image`.
-//! Every region becomes a [`Patch`]: the pixels of its bounding box and, unless every one of
-//! them counts, a mask of those inside. The engines sum patches, so they share all of this.
+//! Every region becomes a [`Patch`]: its bounding box in the frame and, unless every pixel of the
+//! box counts, a mask of those inside. The engines sum a frame's patches, so they share all of
+//! this.
 
 pub mod sidecar;
 
@@ -57,26 +58,31 @@ impl Extremes {
     }
 }
 
-/// A region's pixels as the engines take them: its bounding box, row by row, and which of them
-/// are inside.
-#[derive(Debug, Clone)]
-pub struct Patch<'a> {
+/// A region as the engines take it: its bounding box within the frame and which pixels of the
+/// box are inside. It holds no pixels, so the many regions of one frame share the frame's, and
+/// the GPU uploads a frame once however many regions it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patch {
+    /// The box's first frame row and column.
+    pub top: usize,
+    pub left: usize,
+    /// The box's size.
     pub rows: usize,
     pub cols: usize,
-    pub pixels: Cow<'a, [u16]>,
-    /// 1 inside, 0 outside, one byte per pixel; `None` when every pixel is inside.
+    /// 1 inside, 0 outside, one byte per pixel of the box; `None` when every pixel is inside.
     pub inside: Option<Vec<u8>>,
     /// Pixels of the region left out because they hold an extreme value.
     pub excluded: u64,
 }
 
-impl<'a> Patch<'a> {
-    /// The whole frame, every pixel inside, without copying.
-    pub fn whole(frame: &'a Frame) -> Self {
+impl Patch {
+    /// The whole frame, every pixel inside.
+    pub fn whole(frame: &Frame) -> Self {
         Patch {
+            top: 0,
+            left: 0,
             rows: frame.rows,
             cols: frame.cols,
-            pixels: Cow::Borrowed(&frame.pixels),
             inside: None,
             excluded: 0,
         }
@@ -84,41 +90,44 @@ impl<'a> Patch<'a> {
 
     /// Cuts `shape` out of `frame`; pixels holding either value of `outside_values` (the
     /// frame's [`extremes`], when they are left out) are outside whatever the shape says.
-    pub fn cut(
-        frame: &'a Frame,
-        shape: &Shape,
-        outside_values: Option<(u16, u16)>,
-    ) -> Result<Self> {
+    pub fn cut(frame: &Frame, shape: &Shape, outside_values: Option<(u16, u16)>) -> Result<Self> {
         let (top, left, rows, cols) = bounds(shape, frame)?;
-        let mut inside = mask_of(shape, top, left, rows, cols);
-        let pixels: Cow<[u16]> = if (rows, cols) == (frame.rows, frame.cols) {
-            Cow::Borrowed(&frame.pixels)
-        } else {
-            let box_rows = frame.pixels.chunks(frame.cols.max(1)).skip(top).take(rows);
-            Cow::Owned(
-                box_rows
-                    .flat_map(|r| &r[left..left + cols])
-                    .copied()
-                    .collect(),
-            )
+        let mut patch = Patch {
+            top,
+            left,
+            rows,
+            cols,
+            inside: mask_of(shape, top, left, rows, cols),
+            excluded: 0,
         };
-        let mut excluded = 0;
         if let Some((lo, hi)) = outside_values {
-            let mask = inside.get_or_insert_with(|| vec![1; pixels.len()]);
+            let pixels = patch.pixels(frame);
+            let mask = patch.inside.get_or_insert_with(|| vec![1; rows * cols]);
             for (m, &p) in mask.iter_mut().zip(pixels.iter()) {
                 if *m != 0 && (p == lo || p == hi) {
                     *m = 0;
-                    excluded += 1;
+                    patch.excluded += 1;
                 }
             }
         }
-        Ok(Patch {
-            rows,
-            cols,
-            pixels,
-            inside,
-            excluded,
-        })
+        Ok(patch)
+    }
+
+    /// The box's pixels, row by row: borrowed when its rows are whole frame rows, else copied.
+    pub fn pixels<'f>(&self, frame: &'f Frame) -> Cow<'f, [u16]> {
+        let start = self.top * frame.cols;
+        if self.cols == frame.cols {
+            return Cow::Borrowed(&frame.pixels[start..start + self.rows * self.cols]);
+        }
+        let box_rows = frame.pixels[start..]
+            .chunks(frame.cols.max(1))
+            .take(self.rows);
+        Cow::Owned(
+            box_rows
+                .flat_map(|r| &r[self.left..self.left + self.cols])
+                .copied()
+                .collect(),
+        )
     }
 }
 
@@ -251,7 +260,7 @@ mod tests {
         };
         let p = Patch::cut(&f, &rect, None).unwrap();
         assert_eq!((p.rows, p.cols), (2, 3));
-        assert_eq!(&p.pixels[..], &[13, 14, 15, 19, 20, 21]);
+        assert_eq!(&p.pixels(&f)[..], &[13, 14, 15, 19, 20, 21]);
         assert!(p.inside.is_none());
     }
 
@@ -269,7 +278,10 @@ mod tests {
             Patch::cut(&f, &rect, None).unwrap(),
             Patch::cut(&f, &poly, None).unwrap(),
         );
-        assert_eq!((a.rows, a.cols, &a.pixels), (b.rows, b.cols, &b.pixels));
+        assert_eq!(
+            (a.top, a.left, a.rows, a.cols),
+            (b.top, b.left, b.rows, b.cols)
+        );
         assert_eq!(inside(&a), inside(&b));
     }
 

@@ -15,7 +15,7 @@ use tbs_batch::engine::cpu::{self, whole_frame};
 use tbs_batch::engine::gpu::{GpuEngine, Want};
 use tbs_batch::engine::Engine;
 use tbs_batch::phantom::{Phantom, Syntax};
-use tbs_batch::region::Patch;
+use tbs_batch::region::{self, Patch, Shape};
 
 use crate::util::{parse_csv, phantom_file, random_frame, run, s, spec, vertebrae_fixture};
 
@@ -49,18 +49,29 @@ fn open(slot_bytes: Option<u64>) -> Option<GpuEngine> {
 
 /// Asserts the GPU's sums equal the CPU's for every lag and direction.
 fn assert_same(engine: &GpuEngine, frame: &Frame, max_lag: usize, what: &str) {
-    assert_same_patch(engine, &Patch::whole(frame), max_lag, what);
+    assert_same_patches(engine, frame, &[Patch::whole(frame)], max_lag, what);
 }
 
-fn assert_same_patch(engine: &GpuEngine, patch: &Patch, max_lag: usize, what: &str) {
+/// Asserts the GPU's sums of all of a frame's patches, in one call, equal the CPU's.
+fn assert_same_patches(
+    engine: &GpuEngine,
+    frame: &Frame,
+    patches: &[Patch],
+    max_lag: usize,
+    what: &str,
+) {
     let gpu = engine
-        .variogram(patch, max_lag)
+        .variograms(frame, patches, max_lag)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert_eq!(gpu, cpu::sums(patch, max_lag), "{what}, max lag {max_lag}");
+    assert_eq!(gpu.len(), patches.len(), "{what}");
+    for (i, (g, p)) in gpu.iter().zip(patches).enumerate() {
+        let c = cpu::sums(frame, p, max_lag);
+        assert_eq!(*g, c, "{what}, region {i}, max lag {max_lag}");
+    }
 }
 
 /// The frame with a random mask, about `inside` of its pixels in.
-fn masked<'a>(frame: &'a Frame, rng: &mut ChaCha8Rng, inside: f64) -> Patch<'a> {
+fn masked(frame: &Frame, rng: &mut ChaCha8Rng, inside: f64) -> Patch {
     let mask = (0..frame.pixels.len())
         .map(|_| u8::from(rng.random_bool(inside)))
         .collect();
@@ -85,7 +96,8 @@ fn masked_regions_sum_like_the_cpu() {
         let f = random_frame(&mut rng, rows, cols, max);
         for inside in [0.0, 0.5, 0.97, 1.0] {
             let p = masked(&f, &mut rng, inside);
-            assert_same_patch(engine, &p, 16, &format!("{rows}×{cols} {inside} inside"));
+            let what = format!("{rows}×{cols} {inside} inside");
+            assert_same_patches(engine, &f, &[p], 16, &what);
         }
     }
     let checker = Frame::new(
@@ -95,7 +107,7 @@ fn masked_regions_sum_like_the_cpu() {
     )
     .unwrap();
     let p = masked(&checker, &mut rng, 0.9);
-    assert_same_patch(engine, &p, 8, "0/65535 checkerboard, masked");
+    assert_same_patches(engine, &checker, &[p], 8, "0/65535 checkerboard, masked");
 }
 
 #[test]
@@ -112,9 +124,66 @@ fn masked_frames_cut_into_bands_keep_their_mask_bits_aligned() {
     std::thread::scope(|scope| {
         for (i, f) in frames.iter().enumerate() {
             let p = masked(f, &mut ChaCha8Rng::seed_from_u64(i as u64), 0.8);
-            scope.spawn(move || assert_same_patch(engine, &p, 20, &format!("frame {i} in bands")));
+            let what = format!("frame {i} in bands");
+            scope.spawn(move || assert_same_patches(engine, f, &[p], 20, &what));
         }
     });
+}
+
+/// Regions of every kind on one frame: overlapping rectangles, a polygon, a mask, a region too
+/// thin for any pair, and the whole frame with its extremes left out.
+fn many_regions(frame: &Frame, rng: &mut ChaCha8Rng) -> Vec<Patch> {
+    let (rows, cols) = (frame.rows, frame.cols);
+    let rect = |x, y, width, height| Shape::Rect {
+        x,
+        y,
+        width,
+        height,
+    };
+    let mask = Shape::Mask {
+        rows,
+        cols,
+        bytes: (0..rows * cols)
+            .map(|_| u8::from(rng.random_bool(0.7)))
+            .collect(),
+    };
+    let (w, h) = (cols as f64, rows as f64);
+    let polygon = Shape::Polygon(vec![(0.5, 1.0), (w - 3.0, 2.5), (w / 2.0, h - 1.5)]);
+    let cut = |s: &Shape, extremes| Patch::cut(frame, s, extremes).unwrap();
+    vec![
+        cut(&rect(1, 2, cols / 2, rows / 3), None),
+        cut(&rect(cols / 4, rows / 4, cols / 2, rows / 2), None),
+        cut(&polygon, None),
+        cut(&mask, None),
+        cut(&rect(cols - 1, 0, 1, 1), None),
+        cut(&Shape::WholeFrame, Some(region::extremes(frame))),
+        cut(&mask, Some(region::extremes(frame))),
+    ]
+}
+
+#[test]
+fn many_regions_of_one_frame_in_one_call_sum_like_the_cpu() {
+    let Some(engine) = gpu() else { return };
+    let mut rng = ChaCha8Rng::seed_from_u64(23);
+    for (rows, cols, max) in [(90, 71, 255), (64, 200, u16::MAX), (33, 33, 4095)] {
+        let f = random_frame(&mut rng, rows, cols, max);
+        let patches = many_regions(&f, &mut rng);
+        assert_same_patches(engine, &f, &patches, 12, &format!("{rows}×{cols}"));
+    }
+}
+
+#[test]
+fn many_regions_of_a_frame_cut_into_bands_sum_like_the_cpu() {
+    let Some(engine) = small_batches() else {
+        return;
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(24);
+    // Several whole-frame masks exceed a small batch's mask bits as well as its pixels.
+    for (rows, cols) in [(301, 299), (700, 61)] {
+        let f = random_frame(&mut rng, rows, cols, u16::MAX);
+        let patches = many_regions(&f, &mut rng);
+        assert_same_patches(engine, &f, &patches, 17, &format!("{rows}×{cols} in bands"));
+    }
 }
 
 #[test]
@@ -254,7 +323,9 @@ fn a_frame_too_wide_for_the_adapter_is_an_error_and_the_engine_goes_on() {
     let mut rng = ChaCha8Rng::seed_from_u64(10);
     // 16 rows of 3000 pixels already exceed the 32768-pixel batch.
     let wide = random_frame(&mut rng, 40, 3000, 255);
-    let e = engine.variogram(&Patch::whole(&wide), 16).unwrap_err();
+    let e = engine
+        .variogram(&wide, &Patch::whole(&wide), 16)
+        .unwrap_err();
     assert!(e.to_string().contains("does not fit"), "{e}");
     let f = random_frame(&mut rng, 50, 60, 255);
     assert_same(engine, &f, 16, "after an error");

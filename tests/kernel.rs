@@ -38,7 +38,7 @@ fn fast_engine_equals_reference_on_random_images_of_odd_sizes() {
             for max_lag in [1, 4, 16, 40] {
                 assert_eq!(
                     whole_frame(&f, max_lag),
-                    reference(&Patch::whole(&f), max_lag),
+                    reference(&f, &Patch::whole(&f), max_lag),
                     "{rows}×{cols}, max {max}, lags {max_lag}"
                 );
             }
@@ -57,7 +57,7 @@ fn alternating_extremes_sum_exactly() {
             .collect(),
     )
     .unwrap();
-    assert_eq!(whole_frame(&f, 8), reference(&Patch::whole(&f), 8));
+    assert_eq!(whole_frame(&f, 8), reference(&f, &Patch::whole(&f), 8));
     let d2 = 65535u64 * 65535;
     assert_eq!(whole_frame(&f, 1).horizontal[0].sum_sq, 3 * 8 * d2);
 }

@@ -49,27 +49,33 @@ impl Engine for CpuEngine {
         }
     }
 
-    fn variogram(&self, patch: &Patch, max_lag: usize) -> Result<Variogram> {
-        Ok(sums(patch, max_lag))
+    fn variograms(
+        &self,
+        frame: &Frame,
+        patches: &[Patch],
+        max_lag: usize,
+    ) -> Result<Vec<Variogram>> {
+        Ok(patches.iter().map(|p| sums(frame, p, max_lag)).collect())
     }
 }
 
 /// Pair sums over every pixel of the frame.
 pub fn whole_frame(frame: &Frame, max_lag: usize) -> Variogram {
-    sums(&Patch::whole(frame), max_lag)
+    sums(frame, &Patch::whole(frame), max_lag)
 }
 
-/// Pair sums over the pairs of a patch whose two pixels are both inside.
-pub fn sums(patch: &Patch, max_lag: usize) -> Variogram {
+/// Pair sums over the pairs of a frame's patch whose two pixels are both inside.
+pub fn sums(frame: &Frame, patch: &Patch, max_lag: usize) -> Variogram {
     let shape = Shape {
         rows: patch.rows,
         cols: patch.cols,
         max_lag,
     };
     let inside = patch.inside.as_deref();
-    match narrow(&patch.pixels) {
+    let pixels = patch.pixels(frame);
+    match narrow(&pixels) {
         Some(bytes) => parallel_sums(&bytes, inside, shape),
-        None => parallel_sums(&patch.pixels, inside, shape),
+        None => parallel_sums(&pixels, inside, shape),
     }
 }
 
@@ -285,9 +291,10 @@ fn by_chunks<P>(a: &[P], b: &[P], chunk_sum: impl Fn(&[P], &[P]) -> u64) -> u64 
 }
 
 /// The definition, written as plainly as possible: every pixel, every lag, both directions.
-pub fn reference(patch: &Patch, max_lag: usize) -> Variogram {
+pub fn reference(frame: &Frame, patch: &Patch, max_lag: usize) -> Variogram {
     let mut vg = Variogram::zeros(max_lag);
-    let at = |r: usize, c: usize| i64::from(patch.pixels[r * patch.cols + c]);
+    let at =
+        |r: usize, c: usize| i64::from(frame.pixels[(patch.top + r) * frame.cols + patch.left + c]);
     let inside = |r: usize, c: usize| {
         patch
             .inside
@@ -422,7 +429,7 @@ mod tests {
     fn lags_longer_than_the_frame_have_no_pairs() {
         let f = frame(1, 3, |_, c| c as u16);
         let vg = whole_frame(&f, 4);
-        assert_eq!(vg, reference(&Patch::whole(&f), 4));
+        assert_eq!(vg, reference(&f, &Patch::whole(&f), 4));
         assert_eq!(vg.vertical[0].pairs, 0);
         assert_eq!(vg.horizontal[2].pairs, 0);
     }
@@ -488,15 +495,15 @@ mod tests {
             inside: Some(inside),
             ..Patch::whole(&f)
         };
-        let vg = sums(&patch, 9);
-        assert_eq!(vg, reference(&patch, 9));
+        let vg = sums(&f, &patch, 9);
+        assert_eq!(vg, reference(&f, &patch, 9));
         assert!(vg.horizontal[0].pairs < 40 * 69, "the mask removed pairs");
         let all = Patch {
             inside: Some(vec![1; 40 * 70]),
             ..Patch::whole(&f)
         };
         assert_eq!(
-            sums(&all, 9),
+            sums(&f, &all, 9),
             whole_frame(&f, 9),
             "an all-inside mask changes nothing"
         );
@@ -508,6 +515,6 @@ mod tests {
         let cols = 37;
         let rows = BLOCK_PIXELS / cols * 3 + 5;
         let f = frame(rows, cols, |r, c| ((r * 7919 + c * 104729) % 65521) as u16);
-        assert_eq!(whole_frame(&f, 5), reference(&Patch::whole(&f), 5));
+        assert_eq!(whole_frame(&f, 5), reference(&f, &Patch::whole(&f), 5));
     }
 }

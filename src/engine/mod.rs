@@ -7,6 +7,7 @@
 pub mod cpu;
 pub mod gpu;
 
+use crate::decode::Frame;
 use crate::error::{Error, Result};
 use crate::region::Patch;
 
@@ -107,9 +108,22 @@ pub trait Engine: Sync {
         jobs
     }
 
-    /// Exact pair sums of a region's patch for lags 1..=max_lag: the pairs whose two pixels are
-    /// both inside.
-    fn variogram(&self, patch: &Patch, max_lag: usize) -> Result<Variogram>;
+    /// Exact pair sums of each of a frame's regions for lags 1..=max_lag: the pairs whose two
+    /// pixels are both inside, one [`Variogram`] per patch in order. All of a frame's regions
+    /// come in one call so that an engine can move the frame once for all of them.
+    fn variograms(
+        &self,
+        frame: &Frame,
+        patches: &[Patch],
+        max_lag: usize,
+    ) -> Result<Vec<Variogram>>;
+
+    /// The sums of one region of a frame.
+    fn variogram(&self, frame: &Frame, patch: &Patch, max_lag: usize) -> Result<Variogram> {
+        self.variograms(frame, std::slice::from_ref(patch), max_lag)?
+            .pop()
+            .ok_or_else(|| Error::Panic(format!("the {} engine returned no sums", self.name())))
+    }
 }
 
 /// The engine the command line asks for.

@@ -144,7 +144,7 @@ impl Gpu {
                 usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             });
         let pixels = storage("pixels", cap.pixel_words * 4, upload);
-        let inside = storage("inside", mask_words(cap.pixel_words) * 4, upload);
+        let inside = storage("inside", cap.mask_words.max(1) * 4, upload);
         let tiles = storage("tiles", cap.tiles * size_of::<TileDesc>(), upload);
         let partial_bytes = cap.partials * 16;
         let partials = storage(
@@ -283,18 +283,13 @@ pub struct Slot {
     bind_group: wgpu::BindGroup,
 }
 
-/// One batch as the host packs it: pixels two per word, mask bits one per pixel at the same
-/// pixel index (empty when no band in the batch is masked), and the tiles.
+/// One batch as the host packs it: pixels two per word, the masked regions' bits (empty when no
+/// region in the batch is masked), and the tiles.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub words: Vec<u32>,
     pub inside: Vec<u32>,
     pub tiles: Vec<TileDesc>,
-}
-
-/// Mask words for `pixel_words` words of pixels: one bit per pixel.
-pub fn mask_words(pixel_words: usize) -> usize {
-    (pixel_words * 2).div_ceil(32).max(1)
 }
 
 /// A batch on its way through the device.
@@ -321,6 +316,9 @@ fn capacity(limits: &wgpu::Limits, slot_bytes: u64) -> Result<Capacity> {
     Ok(Capacity {
         // Word offsets are u32 in the shader: stay below 2^32 words whatever the adapter allows.
         pixel_words: to_usize(binding.min(slot_bytes).min(u64::from(u32::MAX)) / 4),
+        // Four bits per pixel: four whole-frame masks per batch-filling frame; more are banded.
+        // Bit indices are u32 too.
+        mask_words: to_usize(binding.min(slot_bytes / 4) / 4).min(u32::MAX as usize / 32),
         tiles: to_usize(
             (binding / size_of::<TileDesc>() as u64)
                 .min(u64::from(limits.max_compute_workgroups_per_dimension)),

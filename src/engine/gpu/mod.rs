@@ -18,9 +18,10 @@ use std::thread::JoinHandle;
 
 pub use device::{quiet_device_select, Want};
 use device::{Batch, Gpu, Slot, Submitted};
-use plan::Band;
+use plan::{Band, Window};
 
 use super::{Engine, Variogram};
+use crate::decode::Frame;
 use crate::error::{Error, Result};
 use crate::region::Patch;
 
@@ -72,15 +73,34 @@ impl GpuEngine {
         self.software
     }
 
-    /// Sums one patch on the device.
-    fn sums(&self, patch: &Patch, max_lag: usize) -> Result<Variogram> {
+    /// Sums a frame's patches on the device, sending the frame's rows that hold them once.
+    fn sums(&self, frame: &Frame, patches: &[Patch], max_lag: usize) -> Result<Vec<Variogram>> {
         let stopped = || Error::Gpu("the GPU engine has stopped".into());
+        let (Some(first), Some(end)) = (
+            patches.iter().map(|p| p.top).min(),
+            patches.iter().map(|p| p.top + p.rows).max(),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let upload = Upload {
+            pixels: frame.pixels[first * frame.cols..end * frame.cols].to_vec(),
+            rows: end - first,
+            cols: frame.cols,
+            windows: patches
+                .iter()
+                .map(|p| Window {
+                    top: p.top - first,
+                    left: p.left,
+                    rows: p.rows,
+                    cols: p.cols,
+                    masked: p.inside.is_some(),
+                })
+                .collect(),
+            masks: patches.iter().map(|p| p.inside.clone()).collect(),
+        };
         let (reply, answer) = mpsc::channel();
         let request = Request {
-            pixels: Arc::new(patch.pixels.to_vec()),
-            inside: patch.inside.clone().map(Arc::new),
-            rows: patch.rows,
-            cols: patch.cols,
+            upload: Arc::new(upload),
             max_lag,
             reply,
         };
@@ -105,8 +125,13 @@ impl Engine for GpuEngine {
         2 * jobs
     }
 
-    fn variogram(&self, patch: &Patch, max_lag: usize) -> Result<Variogram> {
-        self.sums(patch, max_lag)
+    fn variograms(
+        &self,
+        frame: &Frame,
+        patches: &[Patch],
+        max_lag: usize,
+    ) -> Result<Vec<Variogram>> {
+        self.sums(frame, patches, max_lag)
     }
 }
 
@@ -119,36 +144,55 @@ impl Drop for GpuEngine {
     }
 }
 
-/// One patch to sum, and where to send its sums.
-struct Request {
-    pixels: Arc<Vec<u16>>,
-    inside: Option<Arc<Vec<u8>>>,
+/// What the device is sent for one frame: the rows that hold its regions, once, and the regions
+/// in those rows.
+struct Upload {
+    pixels: Vec<u16>,
     rows: usize,
     cols: usize,
+    windows: Vec<Window>,
+    /// Each window's mask, one byte per pixel of its box; `None` where every pixel counts.
+    masks: Vec<Option<Vec<u8>>>,
+}
+
+/// One frame's regions to sum, and where to send their sums.
+struct Request {
+    upload: Arc<Upload>,
     max_lag: usize,
-    reply: mpsc::Sender<Result<Variogram>>,
+    reply: mpsc::Sender<Result<Vec<Variogram>>>,
 }
 
 /// A frame whose bands are not all summed yet.
 struct Job {
-    reply: mpsc::Sender<Result<Variogram>>,
-    sums: Variogram,
+    reply: mpsc::Sender<Result<Vec<Variogram>>>,
+    /// One per region.
+    sums: Vec<Variogram>,
     bands_left: usize,
 }
 
 /// One band waiting for a batch.
 struct Work {
     job: u64,
-    pixels: Arc<Vec<u16>>,
-    inside: Option<Arc<Vec<u8>>>,
-    cols: usize,
+    upload: Arc<Upload>,
     max_lag: usize,
     band: Band,
 }
 
-/// The tiles of one band within a batch.
+impl Work {
+    fn tiles(&self) -> usize {
+        self.upload.windows.iter().map(|w| self.band.tiles(w)).sum()
+    }
+
+    fn mask_words(&self) -> usize {
+        let windows = &self.upload.windows;
+        windows.iter().map(|w| self.band.mask_words(w)).sum()
+    }
+}
+
+/// The tiles of one region of one band within a batch.
 struct Part {
     job: u64,
+    region: usize,
     tiles: Range<usize>,
 }
 
@@ -157,6 +201,8 @@ struct InFlight {
     slot: usize,
     submitted: Submitted,
     parts: Vec<Part>,
+    /// The job of each band in the batch.
+    bands: Vec<u64>,
     max_lag: usize,
     tile_count: usize,
 }
@@ -225,33 +271,41 @@ impl Server {
         }
     }
 
-    /// Cuts a frame into bands and queues them.
+    /// Cuts a frame into bands and queues those that hold tiles.
     fn accept(&mut self, r: Request) {
-        let bands = match plan::bands(r.rows, r.cols, r.max_lag, &self.gpu.capacity) {
+        let u = &r.upload;
+        let bands = match plan::bands(u.rows, u.cols, &u.windows, r.max_lag, &self.gpu.capacity) {
             Ok(b) => b,
             Err(e) => {
                 let _ = r.reply.send(Err(e));
                 return;
             }
         };
-        let job = self.next_job;
-        self.next_job += 1;
+        let sums = vec![Variogram::zeros(r.max_lag); u.windows.len()];
+        let work: Vec<Work> = bands
+            .into_iter()
+            .map(|band| Work {
+                job: self.next_job,
+                upload: Arc::clone(&r.upload),
+                max_lag: r.max_lag,
+                band,
+            })
+            .filter(|w| w.tiles() > 0)
+            .collect();
+        if work.is_empty() {
+            let _ = r.reply.send(Ok(sums)); // every region too small for a pair
+            return;
+        }
         self.jobs.insert(
-            job,
+            self.next_job,
             Job {
                 reply: r.reply,
-                sums: Variogram::zeros(r.max_lag),
-                bands_left: bands.len(),
+                sums,
+                bands_left: work.len(),
             },
         );
-        self.waiting.extend(bands.into_iter().map(|band| Work {
-            job,
-            pixels: Arc::clone(&r.pixels),
-            inside: r.inside.clone(),
-            cols: r.cols,
-            max_lag: r.max_lag,
-            band,
-        }));
+        self.next_job += 1;
+        self.waiting.extend(work);
     }
 
     /// Packs waiting bands of one lag setting into `slot` until it is full, and submits them.
@@ -262,29 +316,22 @@ impl Server {
         b.words.clear();
         b.inside.clear();
         b.tiles.clear();
-        let mut parts = Vec::new();
+        let (mut parts, mut bands) = (Vec::new(), Vec::new());
         while let Some(work) = self.waiting.front() {
             let fits = work.max_lag == max_lag
-                && b.words.len() + work.band.words(work.cols) <= cap.pixel_words
-                && b.tiles.len() + work.band.tiles(work.cols) <= cap.tiles_at(max_lag);
+                && b.words.len() + work.band.words(work.upload.cols) <= cap.pixel_words
+                && b.inside.len() + work.mask_words() <= cap.mask_words
+                && b.tiles.len() + work.tiles() <= cap.tiles_at(max_lag);
             if !fits {
                 break;
             }
             let Some(work) = self.waiting.pop_front() else {
                 break;
             };
-            if !self.jobs.contains_key(&work.job) {
-                continue; // its frame already failed
-            }
-            let start = b.tiles.len();
-            let masked = work.inside.is_some();
-            b.tiles
-                .extend(plan::tiles(&work.band, work.cols, b.words.len(), masked));
-            pack(b, &work);
-            parts.push(Part {
-                job: work.job,
-                tiles: start..b.tiles.len(),
-            });
+            if self.jobs.contains_key(&work.job) {
+                pack(b, &work, &mut parts);
+                bands.push(work.job);
+            } // else its frame already failed
         }
         let submitted = self.gpu.submit(&self.slots[slot], b, max_lag);
         let tile_count = b.tiles.len();
@@ -292,6 +339,7 @@ impl Server {
             slot,
             submitted,
             parts,
+            bands,
             max_lag,
             tile_count,
         }
@@ -311,20 +359,25 @@ impl Server {
                 return;
             }
         };
-        for part in batch.parts {
-            let Some(job) = self.jobs.get_mut(&part.job) else {
+        for part in &batch.parts {
+            if let Some(job) = self.jobs.get_mut(&part.job) {
+                let sums = &mut job.sums[part.region];
+                add_partials(
+                    sums,
+                    &partials,
+                    &part.tiles,
+                    batch.tile_count,
+                    batch.max_lag,
+                );
+            }
+        }
+        for job_id in batch.bands {
+            let Some(job) = self.jobs.get_mut(&job_id) else {
                 continue;
             };
-            add_partials(
-                &mut job.sums,
-                &partials,
-                &part.tiles,
-                batch.tile_count,
-                batch.max_lag,
-            );
             job.bands_left -= 1;
             if job.bands_left == 0 {
-                if let Some(job) = self.jobs.remove(&part.job) {
+                if let Some(job) = self.jobs.remove(&job_id) {
                     let _ = job.reply.send(Ok(job.sums));
                 }
             }
@@ -332,26 +385,48 @@ impl Server {
     }
 }
 
-/// Appends a band's pixels, two per word with the first in the low half, padded to a word; and,
-/// when the band is masked, its mask bits at the same pixel indices.
-fn pack(batch: &mut Batch, work: &Work) {
-    let start = work.band.first_row * work.cols;
-    let range = start..start + work.band.rows * work.cols;
-    let first_pixel = batch.words.len() * 2;
-    batch
-        .words
-        .extend(work.pixels[range.clone()].chunks(2).map(|pair| {
-            let high = pair.get(1).copied().unwrap_or(0);
-            u32::from(pair[0]) | u32::from(high) << 16
-        }));
-    if let Some(inside) = &work.inside {
-        batch
-            .inside
-            .resize(device::mask_words(batch.words.len()), 0);
-        for (i, &m) in inside[range].iter().enumerate() {
-            let bit = first_pixel + i;
-            batch.inside[bit / 32] |= u32::from(m != 0) << (bit % 32);
+/// Appends a band's pixels, two per word with the first in the low half, padded to a word; then
+/// for each region with tiles in the band, its mask bits (if masked) from a fresh word and its
+/// tiles, recording which tiles are whose in `parts`.
+fn pack(batch: &mut Batch, work: &Work, parts: &mut Vec<Part>) {
+    let (u, band) = (&*work.upload, &work.band);
+    let word_offset = batch.words.len();
+    let start = band.first_row * u.cols;
+    batch.words.extend(
+        u.pixels[start..start + band.rows * u.cols]
+            .chunks(2)
+            .map(|pair| {
+                let high = pair.get(1).copied().unwrap_or(0);
+                u32::from(pair[0]) | u32::from(high) << 16
+            }),
+    );
+    for (region, (w, mask)) in u.windows.iter().zip(&u.masks).enumerate() {
+        if band.tiles(w) == 0 {
+            continue;
         }
+        let mask_offset = batch.inside.len() * 32;
+        if let Some(mask) = mask {
+            let rows = band.mask_rows(w);
+            let bytes = &mask[(rows.start - w.top) * w.cols..(rows.end - w.top) * w.cols];
+            batch
+                .inside
+                .resize(batch.inside.len() + band.mask_words(w), 0);
+            for (i, &m) in bytes.iter().enumerate() {
+                let bit = mask_offset + i;
+                batch.inside[bit / 32] |= u32::from(m != 0) << (bit % 32);
+            }
+        }
+        let first = batch.tiles.len();
+        let at = plan::Placed {
+            word_offset,
+            mask_offset,
+        };
+        batch.tiles.extend(plan::tiles(band, u.cols, w, at));
+        parts.push(Part {
+            job: work.job,
+            region,
+            tiles: first..batch.tiles.len(),
+        });
     }
 }
 
@@ -381,56 +456,108 @@ fn add_partials(
 mod tests {
     use super::*;
 
+    fn work(upload: Upload, band: Band) -> Work {
+        Work {
+            job: 0,
+            upload: Arc::new(upload),
+            max_lag: 1,
+            band,
+        }
+    }
+
     #[test]
     fn bands_pack_two_pixels_per_word_low_half_first_and_pad_odd_counts() {
-        let work = Work {
-            job: 0,
-            pixels: Arc::new((1..=15).collect()),
-            inside: None,
+        let upload = Upload {
+            pixels: (1..=15).collect(),
+            rows: 3,
             cols: 5,
-            max_lag: 1,
-            band: Band {
-                first_row: 1,
-                rows: 1,
-                counted: 1,
-            },
+            windows: vec![Window {
+                top: 0,
+                left: 0,
+                rows: 3,
+                cols: 5,
+                masked: false,
+            }],
+            masks: vec![None],
+        };
+        let band = Band {
+            first_row: 1,
+            rows: 1,
+            counted: 1,
         };
         let mut batch = Batch {
             words: vec![7],
             ..Batch::default()
         };
-        pack(&mut batch, &work);
+        let mut parts = Vec::new();
+        pack(&mut batch, &work(upload, band), &mut parts);
         assert_eq!(batch.words, vec![7, 6 | 7 << 16, 8 | 9 << 16, 10]);
         assert!(batch.inside.is_empty(), "no mask, no mask words");
+        assert_eq!(batch.tiles[0].word_offset, 1);
+        assert_eq!((parts.len(), parts[0].tiles.clone()), (1, 0..1));
     }
 
     #[test]
-    fn mask_bits_sit_at_their_pixels_index_in_the_batch() {
-        let inside = (0..40).map(|i| u8::from(i % 3 == 0)).collect();
-        let work = Work {
-            job: 0,
-            pixels: Arc::new(vec![0; 40]),
-            inside: Some(Arc::new(inside)),
+    fn a_frame_is_packed_once_and_each_region_has_its_own_mask_bits() {
+        // A 4 × 20 frame; a masked region at columns 3..8 of rows 1..4, and a whole rectangle.
+        let masked = Window {
+            top: 1,
+            left: 3,
+            rows: 3,
+            cols: 5,
+            masked: true,
+        };
+        let rect = Window {
+            top: 0,
+            left: 10,
+            rows: 2,
+            cols: 4,
+            masked: false,
+        };
+        let mask: Vec<u8> = (0..15).map(|i| u8::from(i % 3 == 0)).collect();
+        let upload = Upload {
+            pixels: vec![0; 80],
+            rows: 4,
             cols: 20,
-            max_lag: 1,
-            band: Band {
-                first_row: 0,
-                rows: 2,
-                counted: 1,
-            },
+            windows: vec![masked, rect, masked],
+            masks: vec![Some(mask.clone()), None, Some(mask)],
+        };
+        let band = Band {
+            first_row: 0,
+            rows: 4,
+            counted: 4,
         };
         let mut batch = Batch {
             words: vec![0; 3],
+            inside: vec![0; 2],
             ..Batch::default()
         };
-        pack(&mut batch, &work);
-        // The band's pixels start at pixel 6 (word 3); pixel i of the band is bit 6 + i.
-        for i in 0..40 {
-            let bit = 6 + i;
-            let set = batch.inside[bit / 32] >> (bit % 32) & 1;
-            assert_eq!(set, u32::from(i % 3 == 0), "pixel {i}");
+        let mut parts = Vec::new();
+        pack(&mut batch, &work(upload, band), &mut parts);
+        assert_eq!(batch.words.len(), 3 + 40, "the frame's pixels once");
+        assert_eq!(
+            parts.iter().map(|p| p.region).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+        // Each masked region's bits start at a fresh word after those already in the batch.
+        let bases: Vec<u32> = parts
+            .iter()
+            .map(|p| batch.tiles[p.tiles.start].mask_base)
+            .collect();
+        assert_eq!((bases[0], bases[2]), (64, 96));
+        for base in [64, 96] {
+            for i in 0..15 {
+                let bit = base + i;
+                let set = batch.inside[bit / 32] >> (bit % 32) & 1;
+                assert_eq!(set, u32::from(i % 3 == 0), "bit {i} from {base}");
+            }
         }
-        assert_eq!(batch.inside.len(), device::mask_words(batch.words.len()));
+        assert_eq!(batch.inside.len(), 4);
+        let t = &batch.tiles[parts[0].tiles.start];
+        assert_eq!(
+            (t.stride, t.left, t.cols, t.first_row, t.rows_end),
+            (20, 3, 5, 1, 4)
+        );
     }
 
     #[test]

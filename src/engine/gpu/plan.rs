@@ -1,9 +1,14 @@
-//! How frames are cut to fit the device: bands of rows, tiles of a band, and batches of tiles.
+//! How frames are cut to fit the device: bands of rows, the tiles of each region in a band, and
+//! batches of tiles.
 //!
 //! Nothing here touches wgpu, so the arithmetic that decides what the shader sees is tested on
-//! any machine. A frame too large for one batch is cut into bands of whole rows; each band also
-//! carries the `max_lag` rows below it, so its vertical pairs reach their partners, but counts
-//! only the pairs that start in its own rows. Every pair is therefore counted exactly once.
+//! any machine. A frame is uploaded once for all of its regions ([`Window`]s); each region's
+//! tiles read the frame's rows at its own columns. A frame too large for one batch is cut into
+//! bands of whole rows; each band also carries the `max_lag` rows below it, so its vertical pairs
+//! reach their partners, but counts only the pairs that start in its own rows. Every pair is
+//! therefore counted exactly once.
+
+use std::ops::Range;
 
 use bytemuck::{Pod, Zeroable};
 
@@ -18,6 +23,8 @@ pub const TILE_PIXELS: usize = 256 * 64;
 pub struct Capacity {
     /// Packed pixel words (two pixels each) in one batch.
     pub pixel_words: usize,
+    /// Mask words (32 pixels each) in one batch.
+    pub mask_words: usize,
     /// Tiles in one batch: workgroups along the dispatch's x dimension.
     pub tiles: usize,
     /// Per-workgroup partial sums in one batch: tiles × 2 × max_lag.
@@ -28,6 +35,24 @@ impl Capacity {
     /// The most tiles one batch can hold at `max_lag`.
     pub fn tiles_at(&self, max_lag: usize) -> usize {
         self.tiles.min(self.partials / (2 * max_lag))
+    }
+}
+
+/// A region's bounding box in the uploaded rows, and whether only some of its pixels count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub top: usize,
+    pub left: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub masked: bool,
+}
+
+impl Window {
+    /// The window's rows that lie in `rows`.
+    fn rows_in(&self, rows: Range<usize>) -> Range<usize> {
+        let start = rows.start.max(self.top);
+        start..rows.end.min(self.top + self.rows).max(start)
     }
 }
 
@@ -43,14 +68,48 @@ pub struct Band {
 }
 
 impl Band {
+    fn uploaded(&self) -> Range<usize> {
+        self.first_row..self.first_row + self.rows
+    }
+
+    fn counting(&self) -> Range<usize> {
+        self.first_row..self.first_row + self.counted
+    }
+
     /// Packed words of this band's pixels, rounded up to whole words.
     pub fn words(&self, cols: usize) -> usize {
         (self.rows * cols).div_ceil(2)
     }
 
-    /// Tiles this band is cut into.
-    pub fn tiles(&self, cols: usize) -> usize {
-        self.counted.div_ceil(rows_per_tile(cols))
+    /// The rows of a window whose mask bits this band carries: those uploaded.
+    pub fn mask_rows(&self, w: &Window) -> Range<usize> {
+        w.rows_in(self.uploaded())
+    }
+
+    /// Mask words of one window in this band: its uploaded rows, from a fresh word; none when
+    /// the window is not masked or has no tiles here.
+    pub fn mask_words(&self, w: &Window) -> usize {
+        if w.masked && self.tiles(w) > 0 {
+            (self.mask_rows(w).len() * w.cols).div_ceil(32)
+        } else {
+            0
+        }
+    }
+
+    /// Tiles of one window in this band.
+    pub fn tiles(&self, w: &Window) -> usize {
+        w.rows_in(self.counting())
+            .len()
+            .div_ceil(rows_per_tile(w.cols))
+    }
+
+    /// Whether this band, with all of `windows`, fits an empty batch.
+    fn fits(&self, cols: usize, windows: &[Window], max_lag: usize, cap: &Capacity) -> bool {
+        let masks: usize = windows.iter().map(|w| self.mask_words(w)).sum();
+        let tiles: usize = windows.iter().map(|w| self.tiles(w)).sum();
+        self.words(cols) <= cap.pixel_words
+            && masks <= cap.mask_words
+            && tiles <= cap.tiles_at(max_lag)
     }
 }
 
@@ -59,72 +118,108 @@ pub fn rows_per_tile(cols: usize) -> usize {
     (TILE_PIXELS / cols.max(1)).max(1)
 }
 
-/// Cuts a `rows` × `cols` frame into bands that each fit an empty batch.
-pub fn bands(rows: usize, cols: usize, max_lag: usize, cap: &Capacity) -> Result<Vec<Band>> {
-    let whole = Band {
-        first_row: 0,
-        rows,
-        counted: rows,
+/// Cuts a `rows` × `cols` frame holding `windows` into bands that each fit an empty batch: as
+/// few as possible, all but the last counting the same number of rows.
+pub fn bands(
+    rows: usize,
+    cols: usize,
+    windows: &[Window],
+    max_lag: usize,
+    cap: &Capacity,
+) -> Result<Vec<Band>> {
+    let cut = |step: usize| -> Vec<Band> {
+        (0..rows)
+            .step_by(step.max(1))
+            .map(|first_row| {
+                let counted = step.min(rows - first_row);
+                Band {
+                    first_row,
+                    rows: (counted + max_lag).min(rows - first_row),
+                    counted,
+                }
+            })
+            .collect()
     };
-    if fits(&whole, cols, max_lag, cap) {
-        return Ok(vec![whole]);
+    let all_fit = |step: usize| {
+        cut(step)
+            .iter()
+            .all(|b| b.fits(cols, windows, max_lag, cap))
+    };
+    if all_fit(rows) {
+        return Ok(cut(rows));
     }
-    // Counted rows per band: limited by the pixel words (with the lag rows below) and the tiles.
-    let by_words = (cap.pixel_words * 2 / cols.max(1)).saturating_sub(max_lag);
-    let by_tiles = cap.tiles_at(max_lag) * rows_per_tile(cols);
-    let step = by_words.min(by_tiles);
-    if step == 0 {
+    // Taller bands cost more, so the tallest that fits is found by bisection: `fits` holds a
+    // step known to fit (0 when none is yet), `fails` one known not to.
+    let (mut fits, mut fails) = (0, rows);
+    while fails - fits > 1 {
+        let mid = (fits + fails) / 2;
+        if all_fit(mid) {
+            fits = mid;
+        } else {
+            fails = mid;
+        }
+    }
+    if fits == 0 {
         return Err(Error::Gpu(format!(
             "a {rows} × {cols} frame at lag {max_lag} does not fit this adapter's buffers"
         )));
     }
-    Ok((0..rows)
-        .step_by(step)
-        .map(|first_row| {
-            let counted = step.min(rows - first_row);
-            Band {
-                first_row,
-                rows: (counted + max_lag).min(rows - first_row),
-                counted,
-            }
-        })
-        .collect())
+    Ok(cut(fits))
 }
 
-fn fits(band: &Band, cols: usize, max_lag: usize, cap: &Capacity) -> bool {
-    band.words(cols) <= cap.pixel_words && band.tiles(cols) <= cap.tiles_at(max_lag)
-}
-
-/// One tile as the shader reads it (`Tile` in `shaders/variogram.wgsl`).
+/// One tile as the shader reads it (`Tile` in `shaders/variogram.wgsl`): rows of one window in
+/// one band.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub struct TileDesc {
+    /// Word of the band's first pixel in the batch.
     pub word_offset: u32,
+    /// Pixels per band row: the frame's width.
+    pub stride: u32,
+    /// The window's first column and width.
+    pub left: u32,
     pub cols: u32,
-    pub band_rows: u32,
+    /// The tile counts pairs starting in band rows [first_row, first_row + row_count).
     pub first_row: u32,
     pub row_count: u32,
-    /// 1 when only pairs of pixels marked inside count (the batch's mask bits), else 0.
+    /// Band row after the window's last uploaded row: vertical partners lie above it.
+    pub rows_end: u32,
+    /// Mask bit of the tile's first pixel (row `first_row`, column `left`); mask rows are
+    /// `cols` bits apart.
+    pub mask_base: u32,
+    /// 1 when only pairs of pixels whose mask bits are set count, else 0.
     pub masked: u32,
 }
 
-/// The tiles of a band whose pixels start at `word_offset`.
-pub fn tiles(
-    band: &Band,
-    cols: usize,
-    word_offset: usize,
-    masked: bool,
-) -> impl Iterator<Item = TileDesc> {
-    let per_tile = rows_per_tile(cols);
-    let counted = band.counted;
-    let (cols, band_rows) = (cols as u32, band.rows as u32);
-    (0..counted).step_by(per_tile).map(move |first| TileDesc {
-        word_offset: word_offset as u32,
-        cols,
-        band_rows,
-        first_row: first as u32,
-        row_count: per_tile.min(counted - first) as u32,
-        masked: u32::from(masked),
+/// Where one window's pixels and mask bits sit in a batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Placed {
+    /// Word of the band's first pixel.
+    pub word_offset: usize,
+    /// Bit of the window's first uploaded row's first pixel.
+    pub mask_offset: usize,
+}
+
+/// The tiles of one window in a band of a frame `stride` pixels wide.
+pub fn tiles(band: &Band, stride: usize, w: &Window, at: Placed) -> impl Iterator<Item = TileDesc> {
+    let per_tile = rows_per_tile(w.cols);
+    let counted = w.rows_in(band.counting());
+    let first_mask_row = band.mask_rows(w).start;
+    let rows_end = (w.top + w.rows)
+        .min(band.first_row + band.rows)
+        .saturating_sub(band.first_row);
+    let band_start = band.first_row;
+    let w = *w;
+    counted.clone().step_by(per_tile).map(move |row| TileDesc {
+        word_offset: at.word_offset as u32,
+        stride: stride as u32,
+        left: w.left as u32,
+        cols: w.cols as u32,
+        first_row: (row - band_start) as u32,
+        row_count: per_tile.min(counted.end - row) as u32,
+        rows_end: rows_end as u32,
+        mask_base: (at.mask_offset + (row - first_mask_row) * w.cols) as u32,
+        masked: u32::from(w.masked),
     })
 }
 
@@ -134,13 +229,24 @@ mod tests {
 
     const ROOMY: Capacity = Capacity {
         pixel_words: 1 << 24,
+        mask_words: 1 << 22,
         tiles: 65535,
         partials: 1 << 20,
     };
 
+    fn whole(rows: usize, cols: usize) -> Window {
+        Window {
+            top: 0,
+            left: 0,
+            rows,
+            cols,
+            masked: false,
+        }
+    }
+
     #[test]
     fn a_frame_that_fits_is_one_band() {
-        let b = bands(716, 780, 16, &ROOMY).unwrap();
+        let b = bands(716, 780, &[whole(716, 780)], 16, &ROOMY).unwrap();
         assert_eq!(
             b,
             vec![Band {
@@ -158,7 +264,7 @@ mod tests {
             ..ROOMY
         };
         let (rows, cols, lag) = (1000, 99, 7);
-        let b = bands(rows, cols, lag, &cap).unwrap();
+        let b = bands(rows, cols, &[whole(rows, cols)], lag, &cap).unwrap();
         assert!(b.len() > 1);
         let mut next = 0;
         for band in &b {
@@ -172,21 +278,71 @@ mod tests {
     }
 
     #[test]
-    fn tiles_cover_the_counted_rows_exactly() {
+    fn tiles_cover_a_windows_counted_rows_exactly() {
         let band = Band {
             first_row: 40,
             rows: 60,
             counted: 50,
         };
         let cols = TILE_PIXELS / 8 + 1; // 7 rows per tile
-        let t: Vec<_> = tiles(&band, cols, 12, false).collect();
-        assert_eq!(t.len(), band.tiles(cols));
-        assert_eq!(t.iter().map(|t| t.row_count).sum::<u32>(), 50);
-        assert!(t.iter().all(|t| t.band_rows == 60 && t.word_offset == 12));
+        let w = Window {
+            top: 30,
+            left: 3,
+            rows: 45,
+            cols,
+            masked: true,
+        };
+        let at = Placed {
+            word_offset: 12,
+            mask_offset: 64,
+        };
+        let t: Vec<_> = tiles(&band, cols + 10, &w, at).collect();
+        // The window's rows 40..75 are counted here: 35 rows, in band rows 0..35.
+        assert_eq!(t.len(), band.tiles(&w));
+        assert_eq!(t.iter().map(|t| t.row_count).sum::<u32>(), 35);
+        assert_eq!((t[0].first_row, t[1].first_row), (0, 7));
+        assert!(t
+            .iter()
+            .all(|t| t.stride == cols as u32 + 10 && t.left == 3));
+        assert!(t.iter().all(|t| t.word_offset == 12 && t.rows_end == 35));
+        // The band carries the window's mask from frame row 40: tile 1 starts 7 mask rows on.
+        assert_eq!(band.mask_rows(&w), 40..75);
+        assert_eq!(t[1].mask_base as usize, 64 + 7 * cols);
+    }
+
+    #[test]
+    fn a_band_counts_only_the_windows_rows_it_owns() {
+        let band = Band {
+            first_row: 0,
+            rows: 13,
+            counted: 10,
+        };
+        let below = Window {
+            top: 11,
+            left: 0,
+            rows: 5,
+            cols: 4,
+            masked: true,
+        };
         assert_eq!(
-            t.last().unwrap().first_row + t.last().unwrap().row_count,
-            50
+            band.tiles(&below),
+            0,
+            "its rows start below the counted rows"
         );
+        assert_eq!(band.mask_words(&below), 0, "no tiles, no mask bits");
+        let straddling = Window { top: 8, ..below };
+        assert_eq!(band.tiles(&straddling), 1);
+        let t: Vec<_> = tiles(
+            &band,
+            4,
+            &straddling,
+            Placed {
+                word_offset: 0,
+                mask_offset: 0,
+            },
+        )
+        .collect();
+        assert_eq!((t[0].first_row, t[0].row_count, t[0].rows_end), (8, 2, 13));
     }
 
     #[test]
@@ -197,9 +353,31 @@ mod tests {
         };
         assert_eq!(cap.tiles_at(16), 10);
         let cols = TILE_PIXELS; // one row per tile
-        let b = bands(25, cols, 16, &cap).unwrap();
-        assert!(b.iter().all(|band| band.tiles(cols) <= 10));
+        let w = [whole(25, cols)];
+        let b = bands(25, cols, &w, 16, &cap).unwrap();
+        assert!(b.iter().all(|band| band.tiles(&w[0]) <= 10));
         assert_eq!(b.iter().map(|band| band.counted).sum::<usize>(), 25);
+    }
+
+    #[test]
+    fn many_masked_regions_split_a_frame_by_their_mask_bits() {
+        let (rows, cols) = (64, 64);
+        let masked = Window {
+            masked: true,
+            ..whole(rows, cols)
+        };
+        let cap = Capacity {
+            mask_words: 2 * rows * cols / 32, // room for two whole-frame masks
+            ..ROOMY
+        };
+        let two = bands(rows, cols, &[masked; 2], 4, &cap).unwrap();
+        assert_eq!(two.len(), 1);
+        let four = bands(rows, cols, &[masked; 4], 4, &cap).unwrap();
+        assert!(four.len() > 1);
+        for band in &four {
+            let words: usize = [masked; 4].iter().map(|w| band.mask_words(w)).sum();
+            assert!(words <= cap.mask_words);
+        }
     }
 
     #[test]
@@ -208,7 +386,7 @@ mod tests {
             pixel_words: 100,
             ..ROOMY
         };
-        let e = bands(10, 50, 4, &cap).unwrap_err();
+        let e = bands(10, 50, &[whole(10, 50)], 4, &cap).unwrap_err();
         assert!(e.to_string().contains("does not fit"), "{e}");
     }
 }
