@@ -103,12 +103,13 @@ impl Patch {
         if let Some((lo, hi)) = outside_values {
             let pixels = patch.pixels(frame);
             let mask = patch.inside.get_or_insert_with(|| vec![1; rows * cols]);
+            let inside_before = mask.iter().map(|&m| u64::from(m)).sum::<u64>();
+            // Branch-free, so it vectorises: a pixel inside and extreme is taken out and counted.
             for (m, &p) in mask.iter_mut().zip(pixels.iter()) {
-                if *m != 0 && (p == lo || p == hi) {
-                    *m = 0;
-                    patch.excluded += 1;
-                }
+                *m &= u8::from(p != lo && p != hi);
             }
+            let left = mask.iter().map(|&m| u64::from(m)).sum::<u64>();
+            patch.excluded = inside_before - left;
         }
         Ok(patch)
     }

@@ -260,6 +260,34 @@ impl Pixel for u8 {
             u64::from(chunk)
         })
     }
+
+    /// As for the unmasked sum, one `u32` lane per square; the mask zeroes the difference while
+    /// it is still a byte, so the widening and squaring are the unmasked loop's.
+    #[inline(always)]
+    fn masked_sum(a: &[u8], b: &[u8], in_a: &[u8], in_b: &[u8]) -> LagSum {
+        let mut total = LagSum::default();
+        for (start, end) in (0..a.len())
+            .step_by(CHUNK)
+            .map(|s| (s, (s + CHUNK).min(a.len())))
+        {
+            let (a, b) = (&a[start..end], &b[start..end]);
+            let (in_a, in_b) = (&in_a[start..end], &in_b[start..end]);
+            let (mut sum, mut pairs) = (0u32, 0u32);
+            let n = a.len();
+            let (b, in_a, in_b) = (&b[..n], &in_a[..n], &in_b[..n]);
+            for i in 0..n {
+                let both = in_a[i] & in_b[i];
+                let d = u32::from(a[i].abs_diff(b[i]) * both);
+                sum += d * d;
+                pairs += u32::from(both);
+            }
+            total += LagSum {
+                pairs: u64::from(pairs),
+                sum_sq: u64::from(sum),
+            };
+        }
+        total
+    }
 }
 
 impl Pixel for u16 {
@@ -462,6 +490,14 @@ mod tests {
             exact(&widen8(&narrow), &widen8(&zeros8))
         );
         assert!(u16::sq_diff_sum(&wide, &zeros16) > u64::from(u32::MAX));
+        // The byte path's own masked loop against the 16-bit one, past a u32 in total.
+        let mask: Vec<u8> = (0..n).map(|i| u8::from(i % 11 != 4)).collect();
+        let ones = vec![1u8; n];
+        let narrow16: Vec<u16> = narrow.iter().map(|&x| u16::from(x)).collect();
+        let bytes = u8::masked_sum(&narrow, &zeros8, &mask, &ones);
+        assert_eq!(bytes, u16::masked_sum(&narrow16, &zeros16, &mask, &ones));
+        assert!(bytes.sum_sq > u64::from(u32::MAX));
+        assert_eq!(bytes.pairs, mask.iter().map(|&m| u64::from(m)).sum::<u64>());
     }
 
     #[test]
