@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
+use crate::cohort::{self, pseudonym::Pseudonymizer};
 use crate::decode::{self, DicomFile, Meta};
 use crate::engine::Engine;
 use crate::engine::Variogram;
@@ -38,7 +39,29 @@ pub struct Settings {
     pub extremes: Extremes,
     /// The `--roi` sidecar; without one every frame is scored whole.
     pub sidecar: Option<Arc<Sidecar>>,
+    /// The most stored pixels (rows × columns × frames) an image may declare; larger ones, and
+    /// files larger than such an image could be, are error rows before anything is allocated.
+    pub max_pixels: u64,
+    /// `--pseudonymize`: Patient IDs become keyed hashes.
+    pub pseudonym: Option<Pseudonymizer>,
 }
+
+impl Settings {
+    /// The largest file read: an uncompressed image at the pixel cap (two bytes per pixel), with
+    /// room for a generous header.
+    pub fn max_file_bytes(&self) -> u64 {
+        self.max_pixels
+            .saturating_mul(2)
+            .saturating_add(HEADER_ROOM)
+    }
+}
+
+/// `--max-pixels` by default: 2^26 stored pixels (128 MiB at 16 bits), a hundred times the
+/// largest DXA image, small enough that every worker holding one stays within a node's memory.
+pub const DEFAULT_MAX_PIXELS: u64 = 1 << 26;
+
+/// Bytes allowed beyond the pixels for headers, overlays and private elements.
+const HEADER_ROOM: u64 = 64 << 20;
 
 /// Everything one input produced.
 #[derive(Debug, Clone, Default)]
@@ -87,15 +110,31 @@ fn process_unguarded(input: &Input, engine: &dyn Engine, settings: &Settings) ->
             return file_error(input, engine, Meta::default(), e);
         }
     }
-    let mut file = match decode::open(&input.path) {
-        Ok(f) => f,
+    let bytes = match input.read(settings.max_file_bytes()) {
+        Ok(b) => b,
         Err(e) => return file_error(input, engine, Meta::default(), e),
     };
+    let digest = Meta {
+        sha256: cohort::sha256(&bytes),
+        ..Meta::default()
+    };
+    let mut file = match decode::parse(&bytes) {
+        Ok(f) => f,
+        Err(e) => return file_error(input, engine, digest, e),
+    };
+    drop(bytes);
+    file.meta.sha256 = digest.sha256;
+    if let Some(p) = &settings.pseudonym {
+        file.meta.patient_id = p.pseudonym(&file.meta.patient_id);
+    }
     if let Some(mm) = settings.spacing {
         file.meta.pixel_spacing = Some((mm, mm));
         file.meta.spacing_source = "flag";
     }
-    let geometry = match file.geometry() {
+    let geometry = match file
+        .geometry()
+        .and_then(|g| within_cap(g, settings.max_pixels))
+    {
         Ok(g) => g,
         Err(e) => return file_error(input, engine, file.meta.clone(), e),
     };
@@ -131,6 +170,18 @@ fn process_unguarded(input: &Input, engine: &dyn Engine, settings: &Settings) ->
         });
     }
     report
+}
+
+/// Refuses an image that declares more stored pixels than `max_pixels`, before any is decoded.
+fn within_cap(g: decode::Geometry, max_pixels: u64) -> Result<decode::Geometry> {
+    let pixels = u64::from(g.rows) * u64::from(g.cols) * u64::from(g.frames);
+    if pixels > max_pixels {
+        return Err(Error::TooLarge(format!(
+            "{} × {} × {} frames = {pixels} pixels; the limit is --max-pixels {max_pixels}",
+            g.cols, g.rows, g.frames
+        )));
+    }
+    Ok(g)
 }
 
 /// The vertebrae whose sums the pooled `L1-L4` row adds, and the fewest it needs.

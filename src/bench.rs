@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::batch::DEFAULT_MAX_PIXELS;
 use crate::batch::{self, peak_resident_bytes, reset_peak_resident, Settings};
 use crate::engine::gpu::{GpuEngine, Want};
 use crate::engine::{self, Choice, Engine};
@@ -136,9 +137,11 @@ pub fn measure(
         // As a default run would: 8-bit cohorts lose their background and fill pixels.
         extremes: Extremes::Auto,
         sidecar: None,
+        max_pixels: DEFAULT_MAX_PIXELS,
+        pseudonym: None,
     };
     let inputs = walk::walk(&[dir.to_path_buf()]);
-    let mut sink = ResultsWriter::new(std::io::sink())?;
+    let mut sink = ResultsWriter::new(std::io::sink(), true)?;
     let mut pair_evaluations = 0;
     reset_peak_resident();
     let summary = batch::run(&inputs, engine, &settings, |report| {

@@ -6,13 +6,18 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::batch::{self, FileReport, Settings};
+use crate::batch::{self, FileReport, Settings, DEFAULT_MAX_PIXELS};
 use crate::bench;
+use crate::cohort::manifest::{FileDigest, Manifest, Parameters, RunFacts};
+use crate::cohort::merge;
+use crate::cohort::pseudonym::Pseudonymizer;
+use crate::cohort::resume::{self, Done};
+use crate::cohort::shard::Shard;
 use crate::engine::{self, Choice};
 use crate::error::{Error, Result};
 use crate::fit::{FitRange, FitSpec};
@@ -21,7 +26,7 @@ use crate::phantom::{self, Phantom, Spec, Style, Syntax};
 use crate::region::sidecar::Sidecar;
 use crate::region::Extremes;
 use crate::walk;
-use crate::write::{ResultsWriter, VariogramWriter};
+use crate::write::{ResultsWriter, VariogramWriter, RESULT_COLUMNS, VARIOGRAM_COLUMNS};
 
 /// The largest lag accepted: far beyond the fit range of any published TBS definition.
 pub const MAX_LAG_LIMIT: usize = 256;
@@ -47,6 +52,19 @@ pub enum Command {
     Spine(SpineArgs),
     /// Time both engines end to end on a generated cohort and print a table.
     Bench(BenchArgs),
+    /// Merge shard results into one file in walk order; report missing and duplicated inputs.
+    Merge(MergeArgs),
+}
+
+/// Flags of `tbs-batch merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Results files of the shards (each with its manifest beside it, where there is one).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Write the merged results here instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Flags of `tbs-batch spine`.
@@ -112,6 +130,21 @@ pub struct RunArgs {
     /// saturated fill, and not for deeper ones.
     #[arg(long, value_enum, default_value_t = Extremes::Auto)]
     pub extremes: Extremes,
+    /// Carry on the -o file (and --variogram file) of a run that was killed: inputs already in
+    /// it are skipped, a partly written last input is redone, the rest appended.
+    #[arg(long, requires = "output")]
+    pub resume: bool,
+    /// Process only slice I of N (0-based) of the walked inputs, e.g. 3/8 [default: from
+    /// SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT when set, else everything].
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Largest image accepted, in stored pixels (rows × columns × frames); larger images, and
+    /// files too large to hold one, are error rows, read no further.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_PIXELS)]
+    pub max_pixels: u64,
+    /// Replace Patient ID with HMAC-SHA-256 under the key in this file (keep it at the site).
+    #[arg(long, value_name = "KEY_FILE")]
+    pub pseudonymize: Option<PathBuf>,
 }
 
 /// Flags of `tbs-batch phantom`.
@@ -173,6 +206,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Phantom(args)) => write_phantoms(&args),
         Some(Command::Spine(args)) => write_spines(&args),
         Some(Command::Bench(args)) => run_bench(&args),
+        Some(Command::Merge(args)) => run_merge(&args),
         None => run_batch(&cli.run),
     }
 }
@@ -196,6 +230,12 @@ fn run_batch(args: &RunArgs) -> Result<()> {
             .map(Sidecar::load)
             .transpose()?
             .map(Arc::new),
+        max_pixels: args.max_pixels,
+        pseudonym: args
+            .pseudonymize
+            .as_deref()
+            .map(Pseudonymizer::load)
+            .transpose()?,
     };
     // Before any output file is created, so a missing GPU leaves nothing half-written behind.
     let choice = match (args.cpu, args.gpu) {
@@ -204,34 +244,165 @@ fn run_batch(args: &RunArgs) -> Result<()> {
         _ => Choice::Auto,
     };
     let engine = engine::open(choice)?;
-    let mut results = ResultsWriter::new(open_output(args.output.as_ref())?)?;
-    let mut variogram = match &args.variogram {
-        Some(path) => Some(VariogramWriter::new(create(path)?)?),
-        None => None,
-    };
-    let inputs = walk::walk(&args.paths);
+    let shard = Shard::choose(args.shard, |k| std::env::var(k).ok())?;
+    let walked = walk::walk(&args.paths);
+    let mine: Vec<(usize, &walk::Input)> = walked
+        .iter()
+        .enumerate()
+        .filter(|(p, _)| shard.owns(*p))
+        .collect();
+    let parameters = parameters(args, &settings)?;
+    if let (Some(out), true) = (&args.output, args.resume) {
+        check_same_run(out, &parameters, shard)?;
+    }
+    let outputs = Outputs::open(args)?;
+    let pending: Vec<walk::Input> = mine
+        .iter()
+        .filter(|(_, i)| !outputs.done.paths.contains(&i.display()))
+        .map(|(_, i)| (*i).clone())
+        .collect();
+    let (mut results, mut variogram) = (outputs.results, outputs.variogram);
     let summary = batch::run(
-        &inputs,
+        &pending,
         engine.as_ref(),
         &settings,
         |report: &FileReport| {
-            results.write_file(&report.rows)?;
-            match variogram.as_mut() {
-                Some(v) => v.write_file(&report.variograms),
-                None => Ok(()),
+            // Variogram first: a results row is the record that the input is done.
+            if let Some(v) = variogram.as_mut() {
+                v.write_file(&report.variograms)?;
             }
+            results.write_file(&report.rows)
         },
     )?;
-    let unmatched = settings
+    drop((results, variogram));
+    for line in settings
         .sidecar
         .as_ref()
         .map(|s| s.unmatched())
-        .unwrap_or_default();
-    for line in &unmatched {
+        .unwrap_or_default()
+    {
         eprintln!("tbs-batch: warning: {line}");
     }
-    eprintln!("tbs-batch: {summary}; engine {}", engine.describe());
+    let resumed = match mine.len() - pending.len() {
+        0 => String::new(),
+        n => format!("; {n} inputs already done (--resume)"),
+    };
+    let sliced = if shard == Shard::ALL {
+        String::new()
+    } else {
+        format!("; shard {shard}: {} of {} inputs", mine.len(), walked.len())
+    };
+    eprintln!(
+        "tbs-batch: {summary}{resumed}{sliced}; engine {}",
+        engine.describe()
+    );
+    if let Some(out) = &args.output {
+        let facts = RunFacts {
+            command: std::env::args().collect(),
+            parameters,
+            engine: engine.name().into(),
+            adapter: engine.describe(),
+            shard,
+            walk_inputs: walked.len(),
+        };
+        Manifest::build(out, &mine, facts)?.write(out)?;
+    }
     Ok(())
+}
+
+/// The run's output files, opened fresh or, with `--resume`, repaired and opened for appending.
+struct Outputs {
+    results: ResultsWriter<Box<dyn Write>>,
+    variogram: Option<VariogramWriter<BufWriter<File>>>,
+    done: Done,
+}
+
+impl Outputs {
+    fn open(args: &RunArgs) -> Result<Outputs> {
+        let (done, variogram_header) = match (&args.output, args.resume) {
+            (Some(out), true) => {
+                let done = resume::repair_results(out, RESULT_COLUMNS)?;
+                let header = match &args.variogram {
+                    Some(v) => resume::repair_variogram(v, VARIOGRAM_COLUMNS, &done)?,
+                    None => false,
+                };
+                (done, header)
+            }
+            _ => (Done::default(), false),
+        };
+        let results: Box<dyn Write> = match &args.output {
+            Some(p) => Box::new(open_file(p, args.resume)?),
+            None => Box::new(BufWriter::new(io::stdout().lock())),
+        };
+        let variogram = match &args.variogram {
+            Some(p) => Some(VariogramWriter::new(
+                open_file(p, args.resume)?,
+                !variogram_header,
+            )?),
+            None => None,
+        };
+        Ok(Outputs {
+            results: ResultsWriter::new(results, !done.has_header)?,
+            variogram,
+            done,
+        })
+    }
+}
+
+/// Refuses to resume a file whose manifest says it was made with other settings or another shard:
+/// its rows and the new ones would not belong in one file.
+fn check_same_run(out: &Path, parameters: &Parameters, shard: Shard) -> Result<()> {
+    let Some(old) = Manifest::read_for(out)? else {
+        return Ok(());
+    };
+    if old.parameters != *parameters || old.shard != shard {
+        return Err(Error::Config(format!(
+            "--resume: {} was written with other settings or another shard ({}); \
+             resume with the same flags, or write to a new file",
+            out.display(),
+            Manifest::path_for(out).display()
+        )));
+    }
+    Ok(())
+}
+
+/// What the manifest records of the settings.
+fn parameters(args: &RunArgs, settings: &Settings) -> Result<Parameters> {
+    Ok(Parameters {
+        max_lag: settings.max_lag,
+        fit: settings.fit.to_string(),
+        extremes: format!("{:?}", settings.extremes).to_lowercase(),
+        spacing_mm: settings.spacing,
+        roi: args.roi.as_deref().map(FileDigest::of).transpose()?,
+        pseudonymized: settings.pseudonym.is_some(),
+        max_pixels: settings.max_pixels,
+    })
+}
+
+fn run_merge(args: &MergeArgs) -> Result<()> {
+    let out = open_output(args.output.as_ref())?;
+    let report = merge::merge(&args.files, out)?;
+    for line in &report.warnings {
+        eprintln!("tbs-batch merge: warning: {line}");
+    }
+    for line in report.duplicated.iter().chain(&report.missing) {
+        eprintln!("tbs-batch merge: {line}");
+    }
+    eprintln!(
+        "tbs-batch merge: {} files, {} inputs, {} rows; {} duplicated, {} missing",
+        args.files.len(),
+        report.inputs,
+        report.rows,
+        report.duplicated.len(),
+        report.missing.len()
+    );
+    if report.is_clean() {
+        Ok(())
+    } else {
+        Err(Error::Incomplete(
+            "the merged file is not the whole cohort (see above)".into(),
+        ))
+    }
 }
 
 fn fit_spec(args: &RunArgs) -> Result<FitSpec> {
@@ -305,7 +476,19 @@ fn open_output(path: Option<&PathBuf>) -> Result<Box<dyn Write>> {
 }
 
 fn create(path: &PathBuf) -> Result<BufWriter<File>> {
-    File::create(path)
+    open_file(path, false)
+}
+
+/// Creates (truncates) a file, or opens it for appending.
+fn open_file(path: &PathBuf, append: bool) -> Result<BufWriter<File>> {
+    let mut options = std::fs::OpenOptions::new();
+    if append {
+        options.create(true).append(true);
+    } else {
+        options.create(true).write(true).truncate(true);
+    }
+    options
+        .open(path)
         .map(BufWriter::new)
         .map_err(|e| Error::Output(format!("cannot create {}: {e}", path.display())))
 }

@@ -30,6 +30,12 @@ pub enum Error {
     Config(String),
     #[error("cannot write output: {0}")]
     Output(String),
+    #[error("input changed during the run: {0}")]
+    Changed(String),
+    #[error("too large: {0}")]
+    TooLarge(String),
+    #[error("incomplete: {0}")]
+    Incomplete(String),
     #[error("GPU: {0}")]
     Gpu(String),
     #[error("bench: {0}")]

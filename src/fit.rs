@@ -33,6 +33,16 @@ pub enum FitSpec {
     Millimetres(f64, f64),
 }
 
+impl std::fmt::Display for FitSpec {
+    /// As the manifest records it: `lags 1..=4` or `mm 0.5..=2`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FitSpec::Lags(r) => write!(f, "lags {}..={}", r.from, r.to),
+            FitSpec::Millimetres(a, b) => write!(f, "mm {a}..={b}"),
+        }
+    }
+}
+
 impl FitSpec {
     /// The lags to fit for an image with this (row, column) spacing in mm. Millimetres become
     /// the nearest whole lags at the mean of the two spacings (DXA pixels are square or nearly).

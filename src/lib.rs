@@ -4,11 +4,13 @@
 //! into frames of stored integers, [`region`] says which pixels count, [`engine`] sums the pixel
 //! pairs exactly, [`fit`] turns the sums into a score, and [`write`] streams the CSV files.
 //! [`batch`] runs the stages over a cohort in parallel and in order; [`cli`] is the command line;
+//! [`cohort`] resumes, shards and merges runs and writes their manifests;
 //! [`phantom`] writes test images of known texture and [`bench`] times the engines on them.
 
 pub mod batch;
 pub mod bench;
 pub mod cli;
+pub mod cohort;
 pub mod decode;
 pub mod engine;
 pub mod error;

@@ -10,8 +10,14 @@ fn main() -> ExitCode {
     match tbs_batch::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // 1: a merge that could not account for every input; 2: a usage or fatal error.
+            let code = if matches!(e, tbs_batch::Error::Incomplete(_)) {
+                1
+            } else {
+                2
+            };
             eprintln!("tbs-batch: {:#}", anyhow::Error::from(e));
-            ExitCode::from(2)
+            ExitCode::from(code)
         }
     }
 }

@@ -8,17 +8,83 @@ use std::collections::HashSet;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::error::{Error, Result};
 
 /// One file to process, named as the walk found it (this string is the results' `path` column).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Input {
     pub path: PathBuf,
+    /// Its size and modification time when walked; `None` when it could not be read then.
+    pub seen: Option<Stamp>,
+}
+
+/// What tells a file's contents changed without reading them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub len: u64,
+    pub modified: Option<SystemTime>,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> std::io::Result<Stamp> {
+        let m = fs::metadata(path)?;
+        Ok(Stamp {
+            len: m.len(),
+            modified: m.modified().ok(),
+        })
+    }
 }
 
 impl Input {
+    /// An input as found now.
+    pub fn new(path: PathBuf) -> Input {
+        let seen = Stamp::of(&path).ok();
+        Input { path, seen }
+    }
+
     /// The `path` column: the path as given or walked, lossily converted for non-UTF-8 names.
     pub fn display(&self) -> String {
         self.path.to_string_lossy().into_owned()
+    }
+
+    /// The whole file. A file over `max_bytes` is refused before any of it is read, so a huge
+    /// file costs no memory; one whose size or time differs from the walk's, or changes while it
+    /// is read, is refused, since its rows would describe contents nobody can point to.
+    pub fn read(&self, max_bytes: u64) -> Result<Vec<u8>> {
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let before = Stamp::of(&self.path).map_err(io)?;
+        if self.seen.is_some_and(|seen| seen != before) {
+            return Err(Error::Changed(format!(
+                "{} changed after the run listed it ({} bytes then, {} now)",
+                self.display(),
+                self.seen.map_or(0, |s| s.len),
+                before.len
+            )));
+        }
+        if before.len > max_bytes {
+            return Err(Error::TooLarge(format!(
+                "{} is {} bytes; the limit (from --max-pixels) is {max_bytes}",
+                self.display(),
+                before.len
+            )));
+        }
+        let mut bytes = Vec::with_capacity(before.len as usize);
+        fs::File::open(&self.path)
+            .and_then(|f| f.take(max_bytes + 1).read_to_end(&mut bytes))
+            .map_err(io)?;
+        let after = Stamp::of(&self.path).map_err(io)?;
+        if after != before || bytes.len() as u64 != before.len {
+            return Err(Error::Changed(format!(
+                "{} changed while it was read",
+                self.display()
+            )));
+        }
+        Ok(bytes)
     }
 }
 
@@ -33,7 +99,7 @@ pub fn walk(roots: &[PathBuf]) -> Vec<Input> {
         if root.is_dir() {
             walk_dir(root, &mut seen_dirs, &mut out);
         } else {
-            out.push(Input { path: root.clone() });
+            out.push(Input::new(root.clone()));
         }
     }
     out
@@ -42,18 +108,14 @@ pub fn walk(roots: &[PathBuf]) -> Vec<Input> {
 fn walk_dir(dir: &Path, seen: &mut HashSet<PathBuf>, out: &mut Vec<Input>) {
     // Canonical paths identify a directory however it was reached, which breaks symlink loops.
     let Ok(canonical) = fs::canonicalize(dir) else {
-        out.push(Input {
-            path: dir.to_path_buf(),
-        });
+        out.push(Input::new(dir.to_path_buf()));
         return;
     };
     if !seen.insert(canonical) {
         return;
     }
     let Ok(entries) = fs::read_dir(dir) else {
-        out.push(Input {
-            path: dir.to_path_buf(),
-        });
+        out.push(Input::new(dir.to_path_buf()));
         return;
     };
     let mut children: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
@@ -62,7 +124,7 @@ fn walk_dir(dir: &Path, seen: &mut HashSet<PathBuf>, out: &mut Vec<Input>) {
         if child.is_dir() {
             walk_dir(&child, seen, out);
         } else {
-            out.push(Input { path: child });
+            out.push(Input::new(child));
         }
     }
 }

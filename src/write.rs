@@ -25,6 +25,7 @@ pub const RESULT_COLUMNS: &[&str] = &[
     "vertebrae",
     "mean_vertebra_tbs",
     "engine",
+    "patient_id",
     "sop_instance_uid",
     "study_date",
     "manufacturer",
@@ -38,6 +39,7 @@ pub const RESULT_COLUMNS: &[&str] = &[
     "pixel_spacing_row_mm",
     "pixel_spacing_col_mm",
     "spacing_source",
+    "sha256",
 ];
 
 /// The variogram file's columns, in order.
@@ -127,6 +129,7 @@ impl ResultRow {
             self.region.vertebrae.join(";"),
             opt(self.region.mean_vertebra_tbs.map(|t| t.to_string())),
             self.engine.to_string(),
+            m.patient_id.clone(),
             m.sop_instance_uid.clone(),
             m.study_date.clone(),
             m.manufacturer.clone(),
@@ -140,6 +143,7 @@ impl ResultRow {
             opt(m.pixel_spacing.map(|s| s.0.to_string())),
             opt(m.pixel_spacing.map(|s| s.1.to_string())),
             m.spacing_source.to_string(),
+            m.sha256.clone(),
         ]
     }
 }
@@ -150,9 +154,13 @@ struct Table<W: Write> {
 }
 
 impl<W: Write> Table<W> {
-    fn new(out: W, header: &[&str]) -> Result<Self> {
+    /// A table on `out`, starting with the header unless `out` already has one (an appended
+    /// file).
+    fn new(out: W, header: &[&str], write_header: bool) -> Result<Self> {
         let mut csv = csv::Writer::from_writer(out);
-        csv.write_record(header)?;
+        if write_header {
+            csv.write_record(header)?;
+        }
         Ok(Table { csv })
     }
 
@@ -165,9 +173,9 @@ impl<W: Write> Table<W> {
 pub struct ResultsWriter<W: Write>(Table<W>);
 
 impl<W: Write> ResultsWriter<W> {
-    /// Starts the file with its header row.
-    pub fn new(out: W) -> Result<Self> {
-        Table::new(out, RESULT_COLUMNS).map(ResultsWriter)
+    /// Starts the file, with its header row unless it already has one.
+    pub fn new(out: W, write_header: bool) -> Result<Self> {
+        Table::new(out, RESULT_COLUMNS, write_header).map(ResultsWriter)
     }
 
     /// Writes one file's rows and flushes them.
@@ -192,9 +200,9 @@ pub struct VariogramRecord {
 pub struct VariogramWriter<W: Write>(Table<W>);
 
 impl<W: Write> VariogramWriter<W> {
-    /// Starts the file with its header row.
-    pub fn new(out: W) -> Result<Self> {
-        Table::new(out, VARIOGRAM_COLUMNS).map(VariogramWriter)
+    /// Starts the file, with its header row unless it already has one.
+    pub fn new(out: W, write_header: bool) -> Result<Self> {
+        Table::new(out, VARIOGRAM_COLUMNS, write_header).map(VariogramWriter)
     }
 
     /// Writes one file's sums (every frame and region, `h` then `v`, lag ascending) and flushes.

@@ -107,9 +107,9 @@ fn records(bytes: &[u8], path: &Path) -> Result<Vec<Record>> {
     let mut record = csv::StringRecord::new();
     loop {
         let offset = reader.position().byte();
-        let more = reader.read_record(&mut record).map_err(|e| {
-            Error::Config(format!("--resume: cannot read {}: {e}", path.display()))
-        })?;
+        let more = reader
+            .read_record(&mut record)
+            .map_err(|e| Error::Config(format!("--resume: cannot read {}: {e}", path.display())))?;
         if !more {
             break;
         }

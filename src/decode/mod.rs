@@ -63,6 +63,10 @@ pub struct Meta {
     /// Where `pixel_spacing` came from: `PixelSpacing`, `ImagerPixelSpacing`, `flag`
     /// (`--spacing`), or `none`.
     pub spacing_source: &'static str,
+    /// Patient ID (0010,0020), or its keyed hash under `--pseudonymize`.
+    pub patient_id: String,
+    /// SHA-256 of the file's bytes as read, in lowercase hex: what exactly was analysed.
+    pub sha256: String,
 }
 
 /// The validated shape of a file's image: what every frame must decode to.
@@ -219,6 +223,8 @@ fn read_meta(obj: &DefaultDicomObject) -> Meta {
         signed: uint(obj, tags::PIXEL_REPRESENTATION).map(|r| r == 1),
         pixel_spacing: spacing,
         spacing_source,
+        patient_id: text(obj, tags::PATIENT_ID),
+        sha256: String::new(),
     }
 }
 
