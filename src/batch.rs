@@ -118,7 +118,7 @@ fn process_unguarded(input: &Input, engine: &dyn Engine, settings: &Settings) ->
         sha256: cohort::sha256(&bytes),
         ..Meta::default()
     };
-    let mut file = match decode::parse(&bytes) {
+    let mut file = match decode::parse(&bytes, settings.max_file_bytes()) {
         Ok(f) => f,
         Err(e) => return file_error(input, engine, digest, e),
     };
@@ -174,7 +174,7 @@ fn process_unguarded(input: &Input, engine: &dyn Engine, settings: &Settings) ->
 
 /// Refuses an image that declares more stored pixels than `max_pixels`, before any is decoded.
 fn within_cap(g: decode::Geometry, max_pixels: u64) -> Result<decode::Geometry> {
-    let pixels = u64::from(g.rows) * u64::from(g.cols) * u64::from(g.frames);
+    let pixels = g.pixels();
     if pixels > max_pixels {
         return Err(Error::TooLarge(format!(
             "{} × {} × {} frames = {pixels} pixels; the limit is --max-pixels {max_pixels}",
@@ -558,4 +558,63 @@ fn progress_bar(total: usize) -> ProgressBar {
             );
     bar.set_style(style);
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Engine;
+    use crate::fit::FitRange;
+    use crate::phantom::{write_dicom, Phantom, Spec, Style, Syntax};
+    use crate::region::Patch;
+
+    /// An engine with a bug: it panics on every frame.
+    struct Broken;
+
+    impl Engine for Broken {
+        fn name(&self) -> &'static str {
+            "broken"
+        }
+
+        fn variograms(&self, _: &decode::Frame, _: &[Patch], _: usize) -> Result<Vec<Variogram>> {
+            panic!("index out of bounds in the kernel")
+        }
+    }
+
+    #[test]
+    fn a_panic_while_processing_a_file_becomes_its_error_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.dcm");
+        let spec = Spec {
+            rows: 32,
+            cols: 32,
+            hurst: 0.5,
+            bits_stored: 12,
+            signed: false,
+            style: Style::Raw,
+            seed: 1,
+        };
+        write_dicom(
+            &path,
+            &[Phantom::generate(spec).unwrap()],
+            Syntax::ExplicitLe,
+        )
+        .unwrap();
+        let settings = Settings {
+            max_lag: 4,
+            fit: FitSpec::Lags(FitRange::new(1, 4, 4).unwrap()),
+            spacing: None,
+            jobs: 1,
+            extremes: Extremes::Keep,
+            sidecar: None,
+            max_pixels: DEFAULT_MAX_PIXELS,
+            pseudonym: None,
+        };
+        let report = process(&Input::new(path), &Broken, &settings);
+        assert_eq!(report.rows.len(), 1);
+        match &report.rows[0].outcome {
+            Outcome::Error(e) => assert!(e.contains("index out of bounds in the kernel"), "{e}"),
+            other => panic!("expected an error row, got {other:?}"),
+        }
+    }
 }

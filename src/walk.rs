@@ -166,3 +166,32 @@ pub fn classify(path: &Path) -> std::io::Result<Option<Skip>> {
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_changed_or_vanished_after_the_walk_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.dcm");
+        fs::write(&path, b"first contents").unwrap();
+        let input = Input::new(path.clone());
+        assert_eq!(input.read(1 << 20).unwrap(), b"first contents");
+        fs::write(&path, b"second, longer contents").unwrap();
+        let e = input.read(1 << 20).unwrap_err().to_string();
+        assert!(e.contains("changed after the run listed it"), "{e}");
+        fs::remove_file(&path).unwrap();
+        let e = input.read(1 << 20).unwrap_err().to_string();
+        assert!(e.contains("cannot read"), "{e}");
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.dcm");
+        fs::write(&path, vec![0u8; 4096]).unwrap();
+        let e = Input::new(path).read(4095).unwrap_err().to_string();
+        assert!(e.contains("4096 bytes; the limit"), "{e}");
+    }
+}

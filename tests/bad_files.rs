@@ -114,3 +114,37 @@ fn a_length_that_lies_is_refused_before_any_allocation() {
     let rows = results(&[s(&path)]);
     assert!(rows[0]["error"].contains("declares"), "{:?}", rows[0]);
 }
+
+#[test]
+fn the_fuzz_regression_corpus_gives_rows_not_panics() {
+    // tests/fuzz-corpus: the fuzzer's seeds and every input it ever found a problem with
+    // (fuzz/README.md). Each must be a row or a skip, and no row may be a caught panic.
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-corpus");
+    let files = std::fs::read_dir(&corpus).unwrap().count();
+    assert!(files >= 20, "{files} corpus files");
+    let out = run(&["--cpu", s(&corpus)]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let rows = crate::util::parse_csv(&out.stdout).1;
+    assert!(!rows.is_empty());
+    for row in &rows {
+        assert!(!row["error"].contains("internal error"), "{row:?}");
+    }
+    // found-deflate-declares-3gb.dcm: 1.7 KB of deflate stream once made the parser reserve
+    // 3.3 GB before it found the stream cut short.
+    let deflate = rows
+        .iter()
+        .find(|r| r["path"].ends_with("found-deflate-declares-3gb.dcm"))
+        .unwrap();
+    assert!(
+        deflate["error"].contains("deflated data set"),
+        "{deflate:?}"
+    );
+    let summary = String::from_utf8_lossy(&out.stderr);
+    let peak_mb: u64 = summary
+        .split("peak memory ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(peak_mb < 200, "peak memory {peak_mb} MB on the corpus");
+}

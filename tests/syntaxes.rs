@@ -2,13 +2,15 @@
 
 use std::path::Path;
 
+use tbs_batch::batch::DEFAULT_MAX_PIXELS;
 use tbs_batch::decode::{self, Frame};
 use tbs_batch::phantom::{write_dicom, Phantom, Spec, Syntax};
 
 use crate::util::spec;
 
 fn decode_all(path: &Path) -> Vec<Frame> {
-    let file = decode::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let file = decode::open(path, DEFAULT_MAX_PIXELS * 2)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let g = file
         .geometry()
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -2,6 +2,7 @@
 
 mod bad_files;
 mod cli;
+mod cohort;
 mod gpu;
 mod independent;
 mod kernel;

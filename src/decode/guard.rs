@@ -19,9 +19,10 @@ enum Encoding {
 
 /// Checks every element header of a whole DICOM file (preamble included) against its length.
 ///
-/// Deflated data sets are checked up to the meta group only: their body is a compressed stream
-/// whose lengths cannot be checked before inflating it.
-pub fn check(bytes: &[u8]) -> Result<()> {
+/// A deflated data set is inflated here first, to at most `max_inflated` bytes, and its headers
+/// checked against the inflated bytes: a few kilobytes of deflate stream can otherwise declare
+/// gigabytes the parser would reserve before finding the stream ends.
+pub fn check(bytes: &[u8], max_inflated: u64) -> Result<()> {
     if bytes.len() < 132 || &bytes[128..132] != b"DICM" {
         return Err(Error::NotDicom("no DICM preamble".into()));
     }
@@ -46,10 +47,29 @@ pub fn check(bytes: &[u8]) -> Result<()> {
         }
         "1.2.840.10008.1.2" => Encoding::ImplicitLe,
         "1.2.840.10008.1.2.2" => Encoding::ExplicitBe,
-        "1.2.840.10008.1.2.1.99" => return Ok(()),
+        "1.2.840.10008.1.2.1.99" => {
+            let inflated = inflate(&bytes[pos..], max_inflated)?;
+            return check_dataset(&inflated, 0, Encoding::ExplicitLe);
+        }
         _ => Encoding::ExplicitLe,
     };
     check_dataset(bytes, pos, encoding)
+}
+
+/// A raw deflate stream (the Deflated Explicit VR Little Endian syntax), inflated.
+fn inflate(stream: &[u8], max_inflated: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut inflated = Vec::new();
+    flate2::read::DeflateDecoder::new(stream)
+        .take(max_inflated.saturating_add(1))
+        .read_to_end(&mut inflated)
+        .map_err(|e| Error::Malformed(format!("deflated data set: {e}")))?;
+    if inflated.len() as u64 > max_inflated {
+        return Err(Error::TooLarge(format!(
+            "the deflated data set inflates beyond {max_inflated} bytes"
+        )));
+    }
+    Ok(inflated)
 }
 
 fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<()> {

@@ -78,24 +78,31 @@ pub struct Geometry {
     pub layout: SampleLayout,
 }
 
+impl Geometry {
+    /// Stored pixels of all frames together: what decoding them all would hold.
+    pub fn pixels(&self) -> u64 {
+        u64::from(self.rows) * u64::from(self.cols) * u64::from(self.frames)
+    }
+}
+
 /// A parsed DICOM file, ready to hand out its frames one at a time.
 pub struct DicomFile {
     obj: DefaultDicomObject,
     pub meta: Meta,
 }
 
-/// Reads and parses one file.
-pub fn open(path: &Path) -> Result<DicomFile> {
+/// Reads and parses one file, allowing a deflated data set to inflate to `max_inflated` bytes.
+pub fn open(path: &Path, max_inflated: u64) -> Result<DicomFile> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(&bytes)
+    parse(&bytes, max_inflated)
 }
 
 /// Parses a whole file held in memory (preamble included).
-pub fn parse(bytes: &[u8]) -> Result<DicomFile> {
-    guard::check(bytes)?;
+pub fn parse(bytes: &[u8], max_inflated: u64) -> Result<DicomFile> {
+    guard::check(bytes, max_inflated)?;
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Always)
         .from_reader(Cursor::new(bytes))
