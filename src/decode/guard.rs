@@ -156,8 +156,29 @@ fn has_long_length(vr: [u8; 2]) -> bool {
     )
 }
 
+/// Bytes per value of the binary VRs whose values have a fixed size.
+fn value_size(vr: [u8; 2]) -> usize {
+    match &vr {
+        b"US" | b"SS" | b"OW" => 2,
+        b"UL" | b"SL" | b"FL" | b"AT" | b"OF" | b"OL" => 4,
+        b"FD" | b"OD" | b"SV" | b"UV" | b"OV" => 8,
+        _ => 1,
+    }
+}
+
 fn value_end(bytes: &[u8], header: &Header) -> Result<usize> {
     let len = header.length as usize;
+    // The parser reads such values whole, past a length that is not a multiple of their size,
+    // and then takes value bytes for headers: a length there could be anything.
+    let size = value_size(header.vr);
+    if !len.is_multiple_of(size) {
+        return Err(Error::Malformed(format!(
+            "element ({:04X},{:04X}) of VR {} has {len} bytes, not a multiple of {size}",
+            header.tag.0,
+            header.tag.1,
+            String::from_utf8_lossy(&header.vr)
+        )));
+    }
     let remaining = bytes.len() - header.value_start;
     if len > remaining {
         return Err(Error::Malformed(format!(
