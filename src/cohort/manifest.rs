@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::shard::Shard;
-use super::{read_results, sha256_file};
+use super::{sha256_file, ResultsReader};
 use crate::error::{Error, Result};
 use crate::walk::{self, Input};
 
@@ -98,11 +98,24 @@ pub struct RunFacts {
 impl Manifest {
     /// Builds the manifest of `results`, whose shard's inputs are `inputs` (walk position, input).
     pub fn build(results: &Path, inputs: &[(usize, &Input)], run: RunFacts) -> Result<Manifest> {
-        let (header, groups) = read_results(results)?;
-        let column = |name: &str| header.iter().position(|h| h == name);
+        // One summary per input, not its rows, so memory grows only with the manifest itself.
+        let reader = ResultsReader::open(results)?;
+        let column = |name: &str| reader.header.iter().position(|h| h == name);
         let (status, digest) = (column("status"), column("sha256"));
-        let by_path: HashMap<&str, &super::InputRows> =
-            groups.iter().map(|g| (g.path.as_str(), g)).collect();
+        let field = |i: Option<usize>, r: &csv::StringRecord| {
+            i.and_then(|i| r.get(i)).unwrap_or_default().to_string()
+        };
+        let mut done: HashMap<String, (&str, usize, String)> = HashMap::new();
+        for group in reader {
+            let group = group?;
+            let failed = group.rows.iter().any(|r| field(status, r) != "ok");
+            let summary = (
+                if failed { "error" } else { "ok" },
+                group.rows.len(),
+                field(digest, &group.rows[0]),
+            );
+            done.insert(group.path, summary);
+        }
         let entries = inputs
             .iter()
             .map(|&(position, input)| {
@@ -114,15 +127,8 @@ impl Manifest {
                     rows,
                     sha256,
                 };
-                match by_path.get(path.as_str()) {
-                    Some(g) => {
-                        let field = |i: Option<usize>, r: &csv::StringRecord| {
-                            i.and_then(|i| r.get(i)).unwrap_or_default().to_string()
-                        };
-                        let failed = g.rows.iter().any(|r| field(status, r) != "ok");
-                        let sha = field(digest, &g.rows[0]);
-                        entry(if failed { "error" } else { "ok" }, g.rows.len(), sha)
-                    }
+                match done.remove(&path) {
+                    Some((status, rows, sha)) => entry(status, rows, sha),
                     None => match walk::classify(&input.path) {
                         Ok(Some(_)) => {
                             let sha = sha256_file(&input.path).unwrap_or_default();

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::manifest::Manifest;
-use super::{read_results, InputRows};
+use super::{InputRows, ResultsReader};
 use crate::error::{Error, Result};
 
 /// What a merge found.
@@ -47,7 +47,8 @@ pub fn merge(files: &[PathBuf], out: impl Write) -> Result<Report> {
     let mut found: Vec<Found> = Vec::new();
     let mut first_file: HashMap<String, usize> = HashMap::new();
     for (file, path) in files.iter().enumerate() {
-        let (this_header, groups) = read_results(path)?;
+        let reader = ResultsReader::open(path)?;
+        let this_header = reader.header.clone();
         match &header {
             Some(h) if *h != this_header => {
                 return Err(Error::Config(format!(
@@ -69,7 +70,8 @@ pub fn merge(files: &[PathBuf], out: impl Write) -> Result<Report> {
             .iter()
             .flat_map(|m| m.inputs.iter().map(|i| (i.path.as_str(), i.position)))
             .collect();
-        for rows in groups {
+        for rows in reader {
+            let rows = rows?;
             if let Some(&earlier) = first_file.get(&rows.path) {
                 report.duplicated.push(format!(
                     "{}: in {} and {}; kept the rows of {}",

@@ -24,24 +24,65 @@ pub struct InputRows {
     pub rows: Vec<csv::StringRecord>,
 }
 
-/// A results file read back: its header and its rows grouped by input, in file order.
-pub fn read_results(path: &Path) -> Result<(csv::StringRecord, Vec<InputRows>)> {
-    let bad = |e: csv::Error| Error::Config(format!("cannot read {}: {e}", path.display()));
-    let mut reader = csv::Reader::from_path(path).map_err(bad)?;
-    let header = reader.headers().map_err(bad)?.clone();
-    let mut inputs: Vec<InputRows> = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(bad)?;
-        let name = record.get(0).unwrap_or_default();
-        match inputs.last_mut() {
-            Some(last) if last.path == name => last.rows.push(record),
-            _ => inputs.push(InputRows {
-                path: name.to_string(),
-                rows: vec![record],
-            }),
+/// A results file read back one input at a time, so that a cohort's file need not fit in memory.
+pub struct ResultsReader {
+    pub header: csv::StringRecord,
+    records: csv::StringRecordsIntoIter<std::fs::File>,
+    next: Option<csv::StringRecord>,
+    path: std::path::PathBuf,
+}
+
+impl ResultsReader {
+    pub fn open(path: &Path) -> Result<ResultsReader> {
+        let mut reader = csv::Reader::from_path(path).map_err(|e| bad(path, e))?;
+        let header = reader.headers().map_err(|e| bad(path, e))?.clone();
+        Ok(ResultsReader {
+            header,
+            records: reader.into_records(),
+            next: None,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn record(&mut self) -> Result<Option<csv::StringRecord>> {
+        match self.next.take() {
+            Some(r) => Ok(Some(r)),
+            None => self
+                .records
+                .next()
+                .transpose()
+                .map_err(|e| bad(&self.path, e)),
         }
     }
-    Ok((header, inputs))
+}
+
+impl Iterator for ResultsReader {
+    type Item = Result<InputRows>;
+
+    /// The next input's rows: the run of rows with the same path.
+    fn next(&mut self) -> Option<Result<InputRows>> {
+        let first = match self.record() {
+            Ok(Some(r)) => r,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        let path = first.get(0).unwrap_or_default().to_string();
+        let mut rows = vec![first];
+        loop {
+            match self.record() {
+                Ok(Some(r)) if r.get(0) == Some(path.as_str()) => rows.push(r),
+                Ok(other) => {
+                    self.next = other;
+                    return Some(Ok(InputRows { path, rows }));
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
+fn bad(path: &Path, e: csv::Error) -> Error {
+    Error::Config(format!("cannot read {}: {e}", path.display()))
 }
 
 /// Lowercase hex of some bytes.

@@ -119,6 +119,15 @@ fn read_header(bytes: &[u8], pos: usize, encoding: Encoding) -> Result<Header> {
         });
     }
     let vr = [bytes[pos + 4], bytes[pos + 5]];
+    // The parser reads an unknown VR's length as a long one, so the two would part ways.
+    if !KNOWN_VRS.contains(&&vr) {
+        return Err(Error::Malformed(format!(
+            "element ({:04X},{:04X}) at byte {pos} has no valid VR ({:?})",
+            tag.0,
+            tag.1,
+            String::from_utf8_lossy(&vr)
+        )));
+    }
     if has_long_length(vr) {
         need(12)?;
         Ok(Header {
@@ -136,6 +145,13 @@ fn read_header(bytes: &[u8], pos: usize, encoding: Encoding) -> Result<Header> {
         })
     }
 }
+
+/// Every value representation of the standard (PS3.5 6.2).
+const KNOWN_VRS: [&[u8; 2]; 34] = [
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB",
+    b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
+    b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+];
 
 fn has_long_length(vr: [u8; 2]) -> bool {
     matches!(

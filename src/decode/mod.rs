@@ -6,6 +6,7 @@
 //! that lies about a length becomes an error row instead of a huge allocation.
 
 mod guard;
+mod rle;
 mod samples;
 
 pub use samples::SampleLayout;
@@ -194,11 +195,24 @@ impl DicomFile {
 
     /// Decodes frame `index` (0-based) to stored values.
     pub fn frame(&self, g: &Geometry, index: u32) -> Result<Frame> {
+        let count = g.rows as usize * g.cols as usize;
+        if self.meta.transfer_syntax == rle::TRANSFER_SYNTAX {
+            let fragment = self
+                .obj
+                .get(tags::PIXEL_DATA)
+                .and_then(|e| e.value().fragments())
+                .and_then(|f| f.get(index as usize));
+            if let Some(fragment) = fragment {
+                let planes = usize::from(g.layout.bits_allocated.div_ceil(8));
+                rle::check_fragment(fragment, planes, count).map_err(|e| {
+                    Error::PixelData(format!("frame {}: RLE fragment: {e}", index + 1))
+                })?;
+            }
+        }
         let decoded = self
             .obj
             .decode_pixel_data_frame(index)
             .map_err(|e| Error::PixelData(format!("frame {}: {}", index + 1, error_chain(&e))))?;
-        let count = g.rows as usize * g.cols as usize;
         let pixels = g.layout.extract(decoded.data(), count)?;
         Frame::new(g.rows as usize, g.cols as usize, pixels)
     }
