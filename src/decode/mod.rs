@@ -5,6 +5,7 @@
 //! its element lengths are checked against the bytes actually present ([`guard`]), so a header
 //! that lies about a length becomes an error row instead of a huge allocation.
 
+mod codestream;
 mod guard;
 mod rle;
 mod samples;
@@ -196,25 +197,51 @@ impl DicomFile {
     /// Decodes frame `index` (0-based) to stored values.
     pub fn frame(&self, g: &Geometry, index: u32) -> Result<Frame> {
         let count = g.rows as usize * g.cols as usize;
-        if self.meta.transfer_syntax == rle::TRANSFER_SYNTAX {
-            let fragment = self
-                .obj
-                .get(tags::PIXEL_DATA)
-                .and_then(|e| e.value().fragments())
-                .and_then(|f| f.get(index as usize));
-            if let Some(fragment) = fragment {
-                let planes = usize::from(g.layout.bits_allocated.div_ceil(8));
-                rle::check_fragment(fragment, planes, count).map_err(|e| {
-                    Error::PixelData(format!("frame {}: RLE fragment: {e}", index + 1))
-                })?;
-            }
-        }
+        self.check_fragments(g, index)
+            .map_err(|e| Error::PixelData(format!("frame {}: {e}", index + 1)))?;
         let decoded = self
             .obj
             .decode_pixel_data_frame(index)
             .map_err(|e| Error::PixelData(format!("frame {}: {}", index + 1, error_chain(&e))))?;
         let pixels = g.layout.extract(decoded.data(), count)?;
         Frame::new(g.rows as usize, g.cols as usize, pixels)
+    }
+
+    /// Checks what the decoders would trust in compressed pixel data: an RLE frame's segment
+    /// table, and the size each codestream declares, which must be the image's.
+    fn check_fragments(&self, g: &Geometry, index: u32) -> std::result::Result<(), String> {
+        let fragments = match self
+            .obj
+            .get(tags::PIXEL_DATA)
+            .map(|e| e.value().fragments())
+        {
+            Some(Some(f)) => f,
+            _ => return Ok(()),
+        };
+        let count = g.rows as usize * g.cols as usize;
+        if self.meta.transfer_syntax == rle::TRANSFER_SYNTAX {
+            let planes = usize::from(g.layout.bits_allocated.div_ceil(8));
+            return match fragments.get(index as usize) {
+                Some(f) => {
+                    rle::check_fragment(f, planes, count).map_err(|e| format!("RLE fragment: {e}"))
+                }
+                None => Ok(()),
+            };
+        }
+        for f in fragments {
+            match codestream::declared_size(f) {
+                Some((rows, cols, 1)) if (rows, cols) == (g.rows, g.cols) => {}
+                Some((rows, cols, components)) => {
+                    return Err(format!(
+                        "the compressed stream declares {cols} × {rows} pixels of {components} \
+                         samples; the header, {} × {} of 1 (columns × rows)",
+                        g.cols, g.rows
+                    ))
+                }
+                None => {}
+            }
+        }
+        Ok(())
     }
 }
 
