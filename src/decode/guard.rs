@@ -72,24 +72,58 @@ fn inflate(stream: &[u8], max_inflated: u64) -> Result<Vec<u8>> {
     Ok(inflated)
 }
 
+/// Walks every header the parser will read: into sequences and their items whatever their
+/// lengths say (the parser reads an item's content as a data set), but past the fragments of
+/// encapsulated pixel data, which are compressed bytes.
 fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<()> {
+    let mut in_fragments = false;
     // Fewer than 8 trailing bytes cannot declare anything; they are padding or the parser's concern.
     while pos + 8 <= bytes.len() {
         let header = read_header(bytes, pos, encoding)?;
-        if header.length == UNDEFINED {
-            if header.vr == *b"UN" {
-                // Its content is implicit VR whatever the file's encoding; the parser copes, and
-                // the lengths inside cannot be read in this file's encoding.
-                return Ok(());
+        let sequence = header.vr == *b"SQ" || header.vr == *b"  ";
+        pos = match (header.tag, header.length) {
+            (ITEM, _) if in_fragments => value_end(bytes, &header)?,
+            (SEQUENCE_END, _) => {
+                in_fragments = false;
+                header.value_start
             }
-            // Sequences, items and encapsulated pixel data: their content follows as headers.
-            pos = header.value_start;
-        } else {
-            pos = value_end(bytes, &header)?;
-        }
+            ((0xFFFE, _), _) => header.value_start,
+            (PIXEL_DATA, UNDEFINED) => {
+                in_fragments = true;
+                header.value_start
+            }
+            // Its content is implicit VR whatever the file's encoding; the parser copes, and the
+            // lengths inside cannot be read in this file's encoding.
+            (_, UNDEFINED) if header.vr == *b"UN" => return Ok(()),
+            (_, UNDEFINED) if sequence => header.value_start,
+            (tag, UNDEFINED) => {
+                return Err(Error::Malformed(format!(
+                    "element ({:04X},{:04X}) of VR {} has an undefined length, which only \
+                     sequences and pixel data may have",
+                    tag.0,
+                    tag.1,
+                    String::from_utf8_lossy(&header.vr)
+                )))
+            }
+            // A sequence of defined length (implicit VR: one whose value starts with an item),
+            // which the parser reads item by item.
+            _ if header.vr == *b"SQ"
+                || (header.vr == *b"  " && bytes[header.value_start..].starts_with(ITEM_BYTES)) =>
+            {
+                value_end(bytes, &header)?; // the sequence fits; now its items
+                header.value_start
+            }
+            _ => value_end(bytes, &header)?,
+        };
     }
     Ok(())
 }
+
+const ITEM: (u16, u16) = (0xFFFE, 0xE000);
+/// An item tag as implicit VR little endian stores it.
+const ITEM_BYTES: &[u8] = &[0xFE, 0xFF, 0x00, 0xE0];
+const SEQUENCE_END: (u16, u16) = (0xFFFE, 0xE0DD);
+const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
 
 struct Header {
     tag: (u16, u16),
@@ -226,5 +260,74 @@ fn read_u32(b: &[u8], pos: usize, big: bool) -> u32 {
         u32::from_be_bytes(quad)
     } else {
         u32::from_le_bytes(quad)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An explicit VR little endian element with a short or long length.
+    fn element(group: u16, elem: u16, vr: &[u8; 2], value: &[u8], length: Option<u32>) -> Vec<u8> {
+        let mut out = [group.to_le_bytes(), elem.to_le_bytes()].concat();
+        out.extend_from_slice(vr);
+        let length = length.unwrap_or(value.len() as u32);
+        if has_long_length(*vr) {
+            out.extend_from_slice(&[0, 0]);
+            out.extend_from_slice(&length.to_le_bytes());
+        } else {
+            out.extend_from_slice(&(length as u16).to_le_bytes());
+        }
+        out.extend_from_slice(value);
+        out
+    }
+
+    /// A file of explicit VR little endian holding `dataset`.
+    fn file(dataset: &[u8]) -> Vec<u8> {
+        let mut out = vec![0; 128];
+        out.extend_from_slice(b"DICM");
+        out.extend(element(2, 0x10, b"UI", b"1.2.840.10008.1.2.1\0", None));
+        out.extend_from_slice(dataset);
+        out
+    }
+
+    fn item(content: &[u8]) -> Vec<u8> {
+        let mut out = [0xFFFEu16.to_le_bytes(), 0xE000u16.to_le_bytes()].concat();
+        out.extend_from_slice(&(content.len() as u32).to_le_bytes());
+        out.extend_from_slice(content);
+        out
+    }
+
+    #[test]
+    fn lengths_inside_a_sequence_of_defined_length_are_checked() {
+        let fine = element(0x10, 0x10, b"PN", b"DOE^J ", None);
+        let lying = element(0x10, 0x10, b"OB", b"ab", Some(1 << 30));
+        for (inner, ok) in [(fine, true), (lying, false)] {
+            let items = item(&inner);
+            let sq = element(0x8, 0x1140, b"SQ", &items, None);
+            assert_eq!(check(&file(&sq), 1 << 20).is_ok(), ok);
+        }
+    }
+
+    #[test]
+    fn only_sequences_and_pixel_data_may_have_an_undefined_length() {
+        let undefined = element(0x7F00, 0x10, b"OB", &[], Some(UNDEFINED));
+        let e = check(&file(&undefined), 1 << 20).unwrap_err().to_string();
+        assert!(e.contains("(7F00,0010) of VR OB has an undefined length"), "{e}");
+        // Encapsulated pixel data: fragments are skipped, not read as headers.
+        let mut pixels = element(0x7FE0, 0x10, b"OB", &[], Some(UNDEFINED));
+        pixels.extend(item(&[]));
+        pixels.extend(item(&[0xFF, 0xD8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]));
+        pixels.extend([0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        assert!(check(&file(&pixels), 1 << 20).is_ok());
+    }
+
+    #[test]
+    fn unknown_vrs_and_ragged_binary_values_are_refused() {
+        let unknown = element(0x10, 0x20, b"\0\0", &[0; 4], None);
+        assert!(check(&file(&unknown), 1 << 20).is_err());
+        let ragged = element(0x28, 0x102, b"FL", &[15, 0], None);
+        let e = check(&file(&ragged), 1 << 20).unwrap_err().to_string();
+        assert!(e.contains("not a multiple of 4"), "{e}");
     }
 }
