@@ -28,16 +28,30 @@ pub fn check(bytes: &[u8], max_inflated: u64) -> Result<()> {
     }
     let mut pos = 132;
     let mut ts = String::new();
+    let mut declared_end = None;
     // The meta group is always explicit VR little endian, group 0002.
     while pos + 4 <= bytes.len() && read_u16(bytes, pos, false) == 0x0002 {
         let header = read_header(bytes, pos, Encoding::ExplicitLe)?;
         let end = value_end(bytes, &header)?;
-        if header.tag == (0x0002, 0x0010) {
-            ts = String::from_utf8_lossy(&bytes[header.value_start..end])
-                .trim_end_matches(['\0', ' '])
-                .to_string();
+        match header.tag {
+            (0x0002, 0x0000) if end - header.value_start == 4 => {
+                declared_end = Some(end + read_u32(bytes, header.value_start, false) as usize);
+            }
+            (0x0002, 0x0010) => {
+                ts = String::from_utf8_lossy(&bytes[header.value_start..end])
+                    .trim_end_matches(['\0', ' '])
+                    .to_string();
+            }
+            _ => {}
         }
         pos = end;
+    }
+    // The parser ends the group where its length says; the data set must start there too.
+    if declared_end.is_some_and(|end| end != pos) {
+        return Err(Error::Malformed(format!(
+            "the file meta group's length says it ends at byte {}, its elements at byte {pos}",
+            declared_end.unwrap_or_default()
+        )));
     }
     let encoding = match ts.as_str() {
         "" => {
@@ -313,11 +327,16 @@ mod tests {
     fn only_sequences_and_pixel_data_may_have_an_undefined_length() {
         let undefined = element(0x7F00, 0x10, b"OB", &[], Some(UNDEFINED));
         let e = check(&file(&undefined), 1 << 20).unwrap_err().to_string();
-        assert!(e.contains("(7F00,0010) of VR OB has an undefined length"), "{e}");
+        assert!(
+            e.contains("(7F00,0010) of VR OB has an undefined length"),
+            "{e}"
+        );
         // Encapsulated pixel data: fragments are skipped, not read as headers.
         let mut pixels = element(0x7FE0, 0x10, b"OB", &[], Some(UNDEFINED));
         pixels.extend(item(&[]));
-        pixels.extend(item(&[0xFF, 0xD8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]));
+        pixels.extend(item(&[
+            0xFF, 0xD8, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        ]));
         pixels.extend([0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
         assert!(check(&file(&pixels), 1 << 20).is_ok());
     }
