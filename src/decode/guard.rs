@@ -157,11 +157,11 @@ fn read_header(bytes: &[u8], pos: usize, encoding: Encoding) -> Result<Header> {
     };
     need(8)?;
     let tag = (read_u16(bytes, pos, big), read_u16(bytes, pos + 2, big));
-    // Items and delimiters never carry a VR.
+    // Items and delimiters never carry a VR; implicit VR elements have the dictionary's.
     if tag.0 == 0xFFFE || encoding == Encoding::ImplicitLe {
         return Ok(Header {
             tag,
-            vr: *b"  ",
+            vr: implicit_vr(tag),
             length: read_u32(bytes, pos + 4, big),
             value_start: pos + 8,
         });
@@ -192,6 +192,22 @@ fn read_header(bytes: &[u8], pos: usize, encoding: Encoding) -> Result<Header> {
             value_start: pos + 8,
         })
     }
+}
+
+/// The VR the parser gives an implicit VR element: group lengths are UL, others the standard
+/// dictionary's where it names one VR, else none (`"  "`: unknown to both).
+fn implicit_vr(tag: (u16, u16)) -> [u8; 2] {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+    if tag.0 == 0xFFFE {
+        return *b"  ";
+    }
+    if tag.1 == 0x0000 {
+        return *b"UL";
+    }
+    dicom_dictionary_std::StandardDataDictionary
+        .by_tag(dicom_core::Tag(tag.0, tag.1))
+        .and_then(|entry| entry.vr().exact())
+        .map_or(*b"  ", |vr| vr.to_bytes())
 }
 
 /// Every value representation of the standard (PS3.5 6.2).
