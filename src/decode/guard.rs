@@ -101,6 +101,12 @@ fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<()>
                 in_fragments = false;
                 header.value_start
             }
+            // An item is read into as a data set, or by the parser as a fragment: its length
+            // must fit the file either way.
+            (ITEM, length) if length != UNDEFINED => {
+                value_end(bytes, &header)?;
+                header.value_start
+            }
             ((0xFFFE, _), _) => header.value_start,
             (PIXEL_DATA, UNDEFINED) => {
                 in_fragments = true;
