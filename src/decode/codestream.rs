@@ -27,12 +27,15 @@ fn be32(data: &[u8], at: usize) -> Option<u32> {
 }
 
 /// Walks JPEG marker segments to the first start-of-frame (SOF0–SOF15 but DHT, JPG and DAC;
-/// SOF55 for JPEG-LS), before any scan.
+/// SOF55 for JPEG-LS), before any scan, resynchronising on the next marker where a segment's
+/// length is wrong, as decoders do.
 fn jpeg(data: &[u8]) -> Option<(u32, u32, u32)> {
     let mut at = 2;
     loop {
+        // Decoders skip bytes between segments to the next marker; so does this.
         if *data.get(at)? != 0xFF {
-            return None;
+            at += 1;
+            continue;
         }
         let marker = *data.get(at + 1)?;
         match marker {
@@ -76,6 +79,9 @@ mod tests {
         huffman_first[3] = 0xC4; // a DHT segment is not a frame header
         assert_eq!(declared_size(&huffman_first), Some((300, 200, 1)));
         assert_eq!(declared_size(&[0x00, 0x01, 0x02]), None);
+        let mut short_app0 = jpeg;
+        short_app0[5] = 0x02; // its length now ends inside its data; the SOF is found anyway
+        assert_eq!(declared_size(&short_app0), Some((300, 200, 1)));
     }
 
     #[test]

@@ -228,6 +228,16 @@ impl DicomFile {
                 None => Ok(()),
             };
         }
+        // The frame's first fragment starts its codestream when frames and fragments pair up;
+        // a decoder would read a size there, so the size must be readable here too.
+        let first = match fragments.len() {
+            1 => fragments.first(),
+            n if n == g.frames as usize => fragments.get(index as usize),
+            _ => None,
+        };
+        if first.is_some_and(|f| codestream::declared_size(f).is_none()) {
+            return Err("the compressed stream's frame header cannot be read".into());
+        }
         for f in fragments {
             match codestream::declared_size(f) {
                 Some((rows, cols, 1)) if (rows, cols) == (g.rows, g.cols) => {}
