@@ -107,7 +107,12 @@ fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<()>
                 value_end(bytes, &header)?;
                 header.value_start
             }
-            ((0xFFFE, _), _) => header.value_start,
+            (ITEM | ITEM_END, _) => header.value_start,
+            ((0xFFFE, element), _) => {
+                return Err(Error::Malformed(format!(
+                    "(FFFE,{element:04X}) is neither an item nor a delimiter"
+                )))
+            }
             (PIXEL_DATA, UNDEFINED) => {
                 in_fragments = true;
                 header.value_start
@@ -142,6 +147,7 @@ fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<()>
 const ITEM: (u16, u16) = (0xFFFE, 0xE000);
 /// An item tag as implicit VR little endian stores it.
 const ITEM_BYTES: &[u8] = &[0xFE, 0xFF, 0x00, 0xE0];
+const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
 const SEQUENCE_END: (u16, u16) = (0xFFFE, 0xE0DD);
 const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
 
