@@ -355,7 +355,7 @@ fn check_same_run(out: &Path, parameters: &Parameters, shard: Shard) -> Result<(
     let Some(old) = Manifest::read_for(out)? else {
         return Ok(());
     };
-    if old.parameters != *parameters || old.shard != shard {
+    if old.run.parameters != *parameters || old.run.shard != shard {
         return Err(Error::Config(format!(
             "--resume: {} was written with other settings or another shard ({}); \
              resume with the same flags, or write to a new file",
@@ -470,13 +470,9 @@ fn run_bench(args: &BenchArgs) -> Result<()> {
 
 fn open_output(path: Option<&PathBuf>) -> Result<Box<dyn Write>> {
     match path {
-        Some(p) => Ok(Box::new(create(p)?)),
+        Some(p) => Ok(Box::new(open_file(p, false)?)),
         None => Ok(Box::new(BufWriter::new(io::stdout().lock()))),
     }
-}
-
-fn create(path: &PathBuf) -> Result<BufWriter<File>> {
-    open_file(path, false)
 }
 
 /// Creates (truncates) a file, or opens it for appending.

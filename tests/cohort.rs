@@ -130,6 +130,17 @@ fn killed_at_random_moments_and_resumed_ends_with_the_clean_run() {
     }
 }
 
+/// Runs `scans` as shards 0/3, 1/3 and 2/3 into `dir`; returns where shard i's results are.
+fn three_shards(dir: &Path, scans: &Path) -> impl Fn(usize) -> PathBuf {
+    let dir = dir.to_path_buf();
+    let shard = move |i: usize| dir.join(format!("shard{i}.csv"));
+    for i in 0..3 {
+        let (slice, out) = (format!("{i}/3"), shard(i));
+        complete(&["--cpu", s(scans), "--shard", &slice, "-o", s(&out)]);
+    }
+    shard
+}
+
 #[test]
 fn shards_merged_equal_the_unsharded_run_row_for_row() {
     let dir = tempfile::tempdir().unwrap();
@@ -137,17 +148,7 @@ fn shards_merged_equal_the_unsharded_run_row_for_row() {
     cohort(&scans, 10);
     let all = dir.path().join("all.csv");
     complete(&["--cpu", s(&scans), "-o", s(&all)]);
-    let shard = |i: usize| dir.path().join(format!("shard{i}.csv"));
-    for i in 0..3 {
-        complete(&[
-            "--cpu",
-            s(&scans),
-            "--shard",
-            &format!("{i}/3"),
-            "-o",
-            s(&shard(i)),
-        ]);
-    }
+    let shard = three_shards(dir.path(), &scans);
     let merged = run(&["merge", s(&shard(2)), s(&shard(0)), s(&shard(1))]);
     assert_eq!(merged.status.code(), Some(0), "{merged:?}");
     assert!(
@@ -175,17 +176,7 @@ fn merge_reports_a_missing_shard_and_a_duplicated_input() {
     let dir = tempfile::tempdir().unwrap();
     let scans = dir.path().join("scans");
     cohort(&scans, 6);
-    let shard = |i: usize| dir.path().join(format!("shard{i}.csv"));
-    for i in 0..3 {
-        complete(&[
-            "--cpu",
-            s(&scans),
-            "--shard",
-            &format!("{i}/3"),
-            "-o",
-            s(&shard(i)),
-        ]);
-    }
+    let shard = three_shards(dir.path(), &scans);
     let missing = run(&["merge", s(&shard(0)), s(&shard(2))]);
     assert_eq!(missing.status.code(), Some(1), "{missing:?}");
     let said = String::from_utf8_lossy(&missing.stderr);

@@ -23,16 +23,9 @@ pub struct Manifest {
     pub version: String,
     /// When the manifest was written, UTC, RFC 3339.
     pub written: String,
-    /// The command line, as given.
-    pub command: Vec<String>,
-    pub parameters: Parameters,
-    /// `cpu` or `gpu`.
-    pub engine: String,
-    /// The engine and what it ran on (the adapter, its driver), as the summary line gives it.
-    pub adapter: String,
-    pub shard: Shard,
-    /// Inputs in the whole walk, all shards together.
-    pub walk_inputs: usize,
+    /// How the run was made; its fields sit at the top level of the file.
+    #[serde(flatten)]
+    pub run: RunFacts,
     /// The results file's name and SHA-256 when the manifest was written.
     pub results: FileDigest,
     /// This shard's inputs, in walk order.
@@ -86,12 +79,17 @@ pub struct InputEntry {
 }
 
 /// What the run knows that the results file does not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunFacts {
+    /// The command line, as given.
     pub command: Vec<String>,
     pub parameters: Parameters,
+    /// `cpu` or `gpu`.
     pub engine: String,
+    /// The engine and what it ran on (the adapter, its driver), as the summary line gives it.
     pub adapter: String,
     pub shard: Shard,
+    /// Inputs in the whole walk, all shards together.
     pub walk_inputs: usize,
 }
 
@@ -143,12 +141,7 @@ impl Manifest {
             tool: env!("CARGO_PKG_NAME").into(),
             version: env!("CARGO_PKG_VERSION").into(),
             written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-            command: run.command,
-            parameters: run.parameters,
-            engine: run.engine,
-            adapter: run.adapter,
-            shard: run.shard,
-            walk_inputs: run.walk_inputs,
+            run,
             results: FileDigest::of(results)?,
             inputs: entries,
         })

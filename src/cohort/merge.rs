@@ -121,18 +121,18 @@ fn missing(
     let Some(first) = known.first() else {
         return Ok(Vec::new());
     };
-    let (count, walk_inputs) = (first.shard.count, first.walk_inputs);
+    let (count, walk_inputs) = (first.run.shard.count, first.run.walk_inputs);
     if let Some(m) = known
         .iter()
-        .find(|m| m.shard.count != count || m.walk_inputs != walk_inputs)
+        .find(|m| m.run.shard.count != count || m.run.walk_inputs != walk_inputs)
     {
         return Err(Error::Config(format!(
             "the files come from different runs: shard {} of {} inputs and shard {} of {}",
-            first.shard, first.walk_inputs, m.shard, m.walk_inputs
+            first.run.shard, first.run.walk_inputs, m.run.shard, m.run.walk_inputs
         )));
     }
     let mut lines = Vec::new();
-    let shards: BTreeSet<usize> = known.iter().map(|m| m.shard.index).collect();
+    let shards: BTreeSet<usize> = known.iter().map(|m| m.run.shard.index).collect();
     for index in (0..count).filter(|i| !shards.contains(i)) {
         let inputs = (index..walk_inputs).step_by(count).count();
         if inputs > 0 && manifests.iter().all(Option::is_some) {

@@ -24,21 +24,9 @@ pub struct Done {
 /// Cuts `results` back to its complete inputs and says which they are. A file that does not
 /// exist, or holds less than its header, is a fresh start.
 pub fn repair_results(results: &Path, header: &[&str]) -> Result<Done> {
-    let Some(bytes) = read_if_exists(results)? else {
+    let Some(records) = read_table(results, header, "results")? else {
         return Ok(Done::default());
     };
-    let records = records(&bytes, results)?;
-    let Some(first) = records.first() else {
-        truncate(results, 0)?;
-        return Ok(Done::default());
-    };
-    if first.fields != header {
-        return Err(Error::Config(format!(
-            "--resume: {} does not start with this version's results header; \
-             write to a new file instead",
-            results.display()
-        )));
-    }
     let rows = &records[1..];
     // The last input named may be incomplete: everything from its first row goes.
     let keep = match rows.last() {
@@ -50,7 +38,7 @@ pub fn repair_results(results: &Path, header: &[&str]) -> Result<Done> {
                 .map_or(0, |i| i + 1);
             rows[start].offset
         }
-        None => first.end,
+        None => records[0].end,
     };
     truncate(results, keep)?;
     let kept = rows.iter().take_while(|r| r.offset < keep);
@@ -63,26 +51,37 @@ pub fn repair_results(results: &Path, header: &[&str]) -> Result<Done> {
 /// Cuts the variogram file back to the records of the inputs in `done`; returns whether it
 /// keeps its header.
 pub fn repair_variogram(variogram: &Path, header: &[&str], done: &Done) -> Result<bool> {
-    let Some(bytes) = read_if_exists(variogram)? else {
+    let Some(records) = read_table(variogram, header, "variogram")? else {
         return Ok(false);
     };
-    let records = records(&bytes, variogram)?;
-    let Some(first) = records.first() else {
-        truncate(variogram, 0)?;
-        return Ok(false);
-    };
-    if first.fields != header {
-        return Err(Error::Config(format!(
-            "--resume: {} is not a variogram file of this version",
-            variogram.display()
-        )));
-    }
     let keep = records[1..]
         .iter()
         .find(|r| !done.paths.contains(&r.fields[0]))
         .map_or(records.last().map_or(0, |r| r.end), |r| r.offset);
     truncate(variogram, keep)?;
     Ok(true)
+}
+
+/// The complete records of a CSV file that starts with `header`, header first. `None` for a
+/// fresh start: no file, or one holding less than its header (then emptied). A file that starts
+/// otherwise is refused, and left alone.
+fn read_table(path: &Path, header: &[&str], what: &str) -> Result<Option<Vec<Record>>> {
+    let Some(bytes) = read_if_exists(path)? else {
+        return Ok(None);
+    };
+    let records = records(&bytes, path)?;
+    match records.first() {
+        None => {
+            truncate(path, 0)?;
+            Ok(None)
+        }
+        Some(first) if first.fields != header => Err(Error::Config(format!(
+            "--resume: {} does not start with this version's {what} header; \
+             write to a new file instead",
+            path.display()
+        ))),
+        Some(_) => Ok(Some(records)),
+    }
 }
 
 /// One complete CSV record and where it lies in the file.

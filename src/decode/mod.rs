@@ -228,18 +228,20 @@ impl DicomFile {
                 None => Ok(()),
             };
         }
-        // The frame's first fragment starts its codestream when frames and fragments pair up;
-        // a decoder would read a size there, so the size must be readable here too.
-        let first = match fragments.len() {
-            1 => fragments.first(),
-            n if n == g.frames as usize => fragments.get(index as usize),
+        // When frames and fragments pair up, the frame's fragment holds its codestream, whose
+        // size a decoder would read, so it must be readable here too; otherwise a frame spans
+        // fragments and every one that starts a codestream is checked.
+        let own = match fragments.len() {
+            1 => fragments.get(..1),
+            n if n == g.frames as usize => fragments.get(index as usize..=index as usize),
             _ => None,
         };
-        if first.is_some_and(|f| codestream::declared_size(f).is_none()) {
-            return Err("the compressed stream's frame header cannot be read".into());
-        }
-        for f in fragments {
-            match codestream::declared_size(f) {
+        let sizes = own
+            .unwrap_or(fragments)
+            .iter()
+            .map(|f| codestream::declared_size(f));
+        for size in sizes {
+            match size {
                 Some((rows, cols, 1)) if (rows, cols) == (g.rows, g.cols) => {}
                 Some((rows, cols, components)) => {
                     return Err(format!(
@@ -247,6 +249,9 @@ impl DicomFile {
                          samples; the header, {} × {} of 1 (columns × rows)",
                         g.cols, g.rows
                     ))
+                }
+                None if own.is_some() => {
+                    return Err("the compressed stream's frame header cannot be read".into())
                 }
                 None => {}
             }

@@ -72,9 +72,30 @@ impl GpuEngine {
     pub fn is_software(&self) -> bool {
         self.software
     }
+}
 
-    /// Sums a frame's patches on the device, sending the frame's rows that hold them once.
-    fn sums(&self, frame: &Frame, patches: &[Patch], max_lag: usize) -> Result<Vec<Variogram>> {
+impl Engine for GpuEngine {
+    fn name(&self) -> &'static str {
+        "gpu"
+    }
+
+    fn describe(&self) -> String {
+        format!("gpu: {}", self.description)
+    }
+
+    /// Workers waiting on the device use no CPU, so twice as many keep both decode and the
+    /// device busy.
+    fn workers(&self, jobs: usize) -> usize {
+        2 * jobs
+    }
+
+    /// Sends the frame's rows that hold the patches to the device once, for all of them.
+    fn variograms(
+        &self,
+        frame: &Frame,
+        patches: &[Patch],
+        max_lag: usize,
+    ) -> Result<Vec<Variogram>> {
         let stopped = || Error::Gpu("the GPU engine has stopped".into());
         let (Some(first), Some(end)) = (
             patches.iter().map(|p| p.top).min(),
@@ -107,31 +128,6 @@ impl GpuEngine {
         let requests = self.requests.as_ref().ok_or_else(stopped)?;
         requests.send(request).map_err(|_| stopped())?;
         answer.recv().map_err(|_| stopped())?
-    }
-}
-
-impl Engine for GpuEngine {
-    fn name(&self) -> &'static str {
-        "gpu"
-    }
-
-    fn describe(&self) -> String {
-        format!("gpu: {}", self.description)
-    }
-
-    /// Workers waiting on the device use no CPU, so twice as many keep both decode and the
-    /// device busy.
-    fn workers(&self, jobs: usize) -> usize {
-        2 * jobs
-    }
-
-    fn variograms(
-        &self,
-        frame: &Frame,
-        patches: &[Patch],
-        max_lag: usize,
-    ) -> Result<Vec<Variogram>> {
-        self.sums(frame, patches, max_lag)
     }
 }
 
