@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ use crate::engine::Engine;
 use crate::engine::Variogram;
 use crate::error::{Error, Result};
 use crate::fit::{self, FitSpec};
+use crate::picture::{self, qc};
 use crate::region::sidecar::{Entry, Sidecar};
 use crate::region::{self, Extremes, Patch, Shape};
 use crate::walk::{self, Input, Skip};
@@ -44,6 +46,8 @@ pub struct Settings {
     pub max_pixels: u64,
     /// `--pseudonymize`: Patient IDs become keyed hashes.
     pub pseudonym: Option<Pseudonymizer>,
+    /// `--qc`: draw a QC sheet of every frame.
+    pub qc: bool,
 }
 
 impl Settings {
@@ -70,6 +74,17 @@ pub struct FileReport {
     pub variograms: Vec<VariogramRecord>,
     /// Set when the file was not processed at all (not an image file).
     pub skipped: Option<Skip>,
+    /// QC sheets (`--qc`), one per frame that decoded.
+    pub pictures: Vec<Picture>,
+}
+
+/// A frame's QC sheet, drawn by a worker, written by the sink with the file's rows.
+#[derive(Debug, Clone)]
+pub struct Picture {
+    /// Where it goes, relative to the QC folder.
+    pub name: PathBuf,
+    /// The PNG, or why it could not be drawn (the rows stand either way).
+    pub png: std::result::Result<Vec<u8>, String>,
 }
 
 impl FileReport {
@@ -210,6 +225,7 @@ impl FrameScorer<'_> {
     /// Adds the frame's rows — one per region, then the pooled `L1-L4` row when the regions
     /// name vertebrae — and their sums to the report.
     fn score(&self, geometry: &decode::Geometry, regions: &[&Entry], report: &mut FileReport) {
+        let (rows_from, sums_from) = (report.rows.len(), report.variograms.len());
         let frame = match self.file.frame(geometry, self.index) {
             Ok(f) => f,
             Err(e) => {
@@ -238,7 +254,15 @@ impl FrameScorer<'_> {
         let mut patches = Vec::new();
         let mut labels = Vec::new();
         let mut cuts = Vec::new();
+        let mut outlines = Vec::new();
         for (label, place, shape) in shapes {
+            if let (true, Ok(shape)) = (self.settings.qc, &shape) {
+                outlines.push(qc::Outline {
+                    label: label.clone(),
+                    shape: shape.clone(),
+                    colour: picture::PALETTE[outlines.len() % picture::PALETTE.len()],
+                });
+            }
             // A sidecar line names itself when read; what the image shows wrong is named here.
             let cut = shape.and_then(|s| {
                 Patch::cut(&frame, &s, outside_values).map_err(|e| match (place, e) {
@@ -277,6 +301,80 @@ impl FrameScorer<'_> {
             }
         }
         self.pool(&labels, &scored, report);
+        if self.settings.qc {
+            let sheet = qc::Sheet {
+                title: format!(
+                    "{} — frame {} of {}",
+                    self.input.display(),
+                    self.index + 1,
+                    geometry.frames
+                ),
+                facts: self.facts(),
+                frame: &frame,
+                inverted: self.file.meta.monochrome1,
+                excluded: outside_values,
+                curves: self.curves(
+                    &outlines,
+                    &report.rows[rows_from..],
+                    &report.variograms[sums_from..],
+                ),
+                outlines,
+                max_lag: self.settings.max_lag,
+            };
+            report.pictures.push(Picture {
+                name: qc::file_name(&self.input.display(), self.index + 1),
+                png: qc::render(&sheet).map_err(|e| e.one_line()),
+            });
+        }
+    }
+
+    /// The sheet's second line: what a reader needs to judge the picture, and nothing that
+    /// differs between engines.
+    fn facts(&self) -> String {
+        let m = &self.file.meta;
+        let scanner = format!("{} {}", m.manufacturer, m.model);
+        let spacing = m
+            .pixel_spacing
+            .map_or("no pixel spacing".to_string(), |(r, c)| {
+                format!("{r} × {c} mm per pixel ({})", m.spacing_source)
+            });
+        format!(
+            "{} · {} × {} pixels · {spacing} · {} bits stored · fit {} · max lag {}",
+            if scanner.trim().is_empty() {
+                "unknown scanner"
+            } else {
+                scanner.trim()
+            },
+            m.columns.unwrap_or(0),
+            m.rows.unwrap_or(0),
+            m.bits_stored.unwrap_or(0),
+            self.settings.fit,
+            self.settings.max_lag
+        )
+    }
+
+    /// One curve per row of this frame, in the colour of its region's outline; the pooled row
+    /// (no outline) in black.
+    fn curves(
+        &self,
+        outlines: &[qc::Outline],
+        rows: &[ResultRow],
+        sums: &[VariogramRecord],
+    ) -> Vec<qc::Curve> {
+        rows.iter()
+            .map(|row| {
+                let colour = outlines
+                    .iter()
+                    .find(|o| o.label == row.roi)
+                    .map_or(picture::POOLED, |o| o.colour);
+                let variogram = sums.iter().find(|v| v.roi == row.roi).map(|v| &v.variogram);
+                let fit = match &row.outcome {
+                    Outcome::Ok(f) => Ok(f.clone()),
+                    Outcome::Error(e) => Err(e.clone()),
+                };
+                qc::Curve::new(&row.roi, colour, variogram, fit)
+            })
+            .collect()
     }
 
     /// The pooled `L1-L4` row, when any region is a vertebra: the summed sums of the vertebrae
@@ -609,6 +707,7 @@ mod tests {
             sidecar: None,
             max_pixels: DEFAULT_MAX_PIXELS,
             pseudonym: None,
+            qc: false,
         };
         let report = process(&Input::new(path), &Broken, &settings);
         assert_eq!(report.rows.len(), 1);

@@ -139,6 +139,7 @@ pub fn measure(
         sidecar: None,
         max_pixels: DEFAULT_MAX_PIXELS,
         pseudonym: None,
+        qc: false,
     };
     let inputs = walk::walk(&[dir.to_path_buf()]);
     let mut sink = ResultsWriter::new(std::io::sink(), true)?;

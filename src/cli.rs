@@ -11,22 +11,24 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::batch::{self, FileReport, Settings, DEFAULT_MAX_PIXELS};
+use crate::batch::{self, FileReport, Picture, Settings, DEFAULT_MAX_PIXELS};
 use crate::bench;
 use crate::cohort::manifest::{FileDigest, Manifest, Parameters, RunFacts};
 use crate::cohort::merge;
 use crate::cohort::pseudonym::Pseudonymizer;
 use crate::cohort::resume::{self, Done};
 use crate::cohort::shard::Shard;
+use crate::cohort::ResultsReader;
 use crate::engine::{self, Choice};
 use crate::error::{Error, Result};
 use crate::fit::{FitRange, FitSpec};
 use crate::phantom::spine::{self, Spine, SpineSpec};
 use crate::phantom::{self, Phantom, Spec, Style, Syntax};
+use crate::picture::report::{self, Cohort, Columns, RunFacts as ReportFacts};
 use crate::region::sidecar::Sidecar;
 use crate::region::Extremes;
 use crate::walk;
-use crate::write::{ResultsWriter, VariogramWriter, RESULT_COLUMNS, VARIOGRAM_COLUMNS};
+use crate::write::{ResultRow, ResultsWriter, VariogramWriter, RESULT_COLUMNS, VARIOGRAM_COLUMNS};
 
 /// The largest lag accepted: far beyond the fit range of any published TBS definition.
 pub const MAX_LAG_LIMIT: usize = 256;
@@ -145,6 +147,14 @@ pub struct RunArgs {
     /// Replace Patient ID with HMAC-SHA-256 under the key in this file (keep it at the site).
     #[arg(long, value_name = "KEY_FILE")]
     pub pseudonymize: Option<PathBuf>,
+    /// Draw a QC sheet (PNG) of every frame into this folder: the image with its regions
+    /// outlined, beside the log-log variogram with the fitted line, TBS and R².
+    #[arg(long, value_name = "DIR")]
+    pub qc: Option<PathBuf>,
+    /// Write a self-contained HTML report of the cohort: the TBS and R² distributions, TBS by
+    /// scanner, the failures with their reasons, and the run's parameters and timing.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Flags of `tbs-batch phantom`.
@@ -236,6 +246,7 @@ fn run_batch(args: &RunArgs) -> Result<()> {
             .as_deref()
             .map(Pseudonymizer::load)
             .transpose()?,
+        qc: args.qc.is_some(),
     };
     // Before any output file is created, so a missing GPU leaves nothing half-written behind.
     let choice = match (args.cpu, args.gpu) {
@@ -255,23 +266,36 @@ fn run_batch(args: &RunArgs) -> Result<()> {
     if let (Some(out), true) = (&args.output, args.resume) {
         check_same_run(out, &parameters, shard)?;
     }
+    if let Some(dir) = &args.qc {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Output(format!("cannot create {}: {e}", dir.display())))?;
+    }
     let outputs = Outputs::open(args)?;
+    let mut cohort = CohortReport::start(args)?;
     let pending: Vec<walk::Input> = mine
         .iter()
         .filter(|(_, i)| !outputs.done.paths.contains(&i.display()))
         .map(|(_, i)| (*i).clone())
         .collect();
     let (mut results, mut variogram) = (outputs.results, outputs.variogram);
+    let mut undrawn = 0;
     let summary = batch::run(
         &pending,
         engine.as_ref(),
         &settings,
         |report: &FileReport| {
+            if let Some(dir) = &args.qc {
+                undrawn += write_pictures(dir, &report.pictures)?;
+            }
             // Variogram first: a results row is the record that the input is done.
             if let Some(v) = variogram.as_mut() {
                 v.write_file(&report.variograms)?;
             }
-            results.write_file(&report.rows)
+            results.write_file(&report.rows)?;
+            if let Some(c) = cohort.as_mut() {
+                c.add(&report.rows);
+            }
+            Ok(())
         },
     )?;
     drop((results, variogram));
@@ -292,10 +316,14 @@ fn run_batch(args: &RunArgs) -> Result<()> {
     } else {
         format!("; shard {shard}: {} of {} inputs", mine.len(), walked.len())
     };
-    eprintln!(
-        "tbs-batch: {summary}{resumed}{sliced}; engine {}",
-        engine.describe()
-    );
+    let summary = format!("{summary}{resumed}{sliced}");
+    eprintln!("tbs-batch: {summary}; engine {}", engine.describe());
+    if undrawn > 0 {
+        eprintln!("tbs-batch: warning: {undrawn} QC sheets could not be drawn (see above)");
+    }
+    if let (Some(c), Some(path)) = (cohort, &args.report) {
+        c.write(path, &parameters, engine.describe(), summary)?;
+    }
     if let Some(out) = &args.output {
         let facts = RunFacts {
             command: std::env::args().collect(),
@@ -346,6 +374,97 @@ impl Outputs {
             variogram,
             done,
         })
+    }
+}
+
+/// Writes a file's QC sheets under `dir`; returns how many could not be drawn (each is warned
+/// about). A sheet that cannot be written stops the run, as a results row that cannot would.
+fn write_pictures(dir: &Path, pictures: &[Picture]) -> Result<usize> {
+    let mut undrawn = 0;
+    for picture in pictures {
+        let path = dir.join(&picture.name);
+        match &picture.png {
+            Ok(png) => {
+                let written = path
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&path, png));
+                written
+                    .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))?;
+            }
+            Err(e) => {
+                eprintln!("tbs-batch: warning: QC sheet {}: {e}", path.display());
+                undrawn += 1;
+            }
+        }
+    }
+    Ok(undrawn)
+}
+
+/// `--report`: the rows gathered as they are written, and those a resumed file already holds.
+struct CohortReport {
+    cohort: Cohort,
+    columns: Columns,
+}
+
+impl CohortReport {
+    fn start(args: &RunArgs) -> Result<Option<CohortReport>> {
+        if args.report.is_none() {
+            return Ok(None);
+        }
+        let mut report = CohortReport {
+            cohort: Cohort::default(),
+            columns: Columns::find(RESULT_COLUMNS.iter().copied())?,
+        };
+        if let (Some(out), true) = (&args.output, args.resume) {
+            let done = ResultsReader::open(out)?;
+            let columns = Columns::find(done.header.iter())?;
+            for input in done {
+                for row in input?.rows {
+                    report.cohort.add(&columns, &row.iter().collect::<Vec<_>>());
+                }
+            }
+        }
+        Ok(Some(report))
+    }
+
+    fn add(&mut self, rows: &[ResultRow]) {
+        for row in rows {
+            self.cohort.add(&self.columns, &row.fields());
+        }
+    }
+
+    fn write(
+        self,
+        path: &Path,
+        parameters: &Parameters,
+        engine: String,
+        summary: String,
+    ) -> Result<()> {
+        let parameters = match serde_json::to_value(parameters) {
+            Ok(serde_json::Value::Object(map)) => map
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        serde_json::Value::String(s) => s,
+                        serde_json::Value::Null => "–".into(),
+                        other => other.to_string(),
+                    };
+                    (k, v)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let run = ReportFacts {
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+            parameters,
+            engine,
+            summary,
+            written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        };
+        let page = report::render(&self.cohort, &run)?;
+        std::fs::write(path, page)
+            .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))
     }
 }
 

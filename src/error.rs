@@ -38,6 +38,8 @@ pub enum Error {
     Incomplete(String),
     #[error("GPU: {0}")]
     Gpu(String),
+    #[error("picture: {0}")]
+    Picture(String),
     #[error("bench: {0}")]
     Bench(String),
     #[error("internal error while processing this file: {0}")]

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod fit;
 pub mod phantom;
+pub mod picture;
 pub mod region;
 pub mod walk;
 pub mod write;

@@ -90,7 +90,8 @@ impl ResultRow {
         matches!(self.outcome, Outcome::Ok(_))
     }
 
-    fn fields(&self) -> Vec<String> {
+    /// The row's cells, in [`RESULT_COLUMNS`] order.
+    pub fn fields(&self) -> Vec<String> {
         let opt = |v: Option<String>| v.unwrap_or_default();
         let (status, error, tbs, intercept, r2, lags) = match &self.outcome {
             Outcome::Ok(f) => (

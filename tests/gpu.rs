@@ -385,6 +385,42 @@ fn gpu_and_cpu_runs_give_identical_files_but_for_the_engine_column() {
     assert!(summary.contains("engine gpu: "), "{summary}");
 }
 
+#[test]
+fn qc_sheets_are_the_same_bytes_from_either_engine() {
+    if gpu().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    cohort(dir.path());
+    let (scans, sidecar) = vertebrae_fixture(dir.path());
+    let sheets = |engine: &str| {
+        let qc = dir.path().join(format!("qc{engine}"));
+        let out = run(&[engine, s(dir.path()), "--roi", s(&sidecar), "--qc", s(&qc)]);
+        assert_eq!(out.status.code(), Some(0), "{engine}: {out:?}");
+        let mut found = Vec::new();
+        for name in ["p0", "p1", "p2", "p3", "p4"] {
+            found.push(std::fs::read(qc.join(name_in(dir.path(), name))).unwrap());
+        }
+        found.push(
+            std::fs::read(qc.join(strip_root(&scans.join("spine.dcm.frame-1.png")))).unwrap(),
+        );
+        found
+    };
+    assert!(
+        sheets("--gpu") == sheets("--cpu"),
+        "QC sheets differ between engines"
+    );
+}
+
+/// Where a QC sheet of `dir/NAME.dcm` frame 1 lies under the QC folder.
+fn name_in(dir: &Path, name: &str) -> std::path::PathBuf {
+    strip_root(&dir.join(format!("{name}.dcm.frame-1.png")))
+}
+
+fn strip_root(path: &Path) -> std::path::PathBuf {
+    path.strip_prefix("/").unwrap_or(path).to_path_buf()
+}
+
 /// Runs the binary where the Vulkan loader finds no driver at all.
 fn run_without_adapter(args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_tbs-batch"))

@@ -7,6 +7,7 @@ mod gpu;
 mod independent;
 mod kernel;
 mod phantoms;
+mod pictures;
 mod regions;
 mod syntaxes;
 mod util;

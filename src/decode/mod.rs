@@ -69,6 +69,9 @@ pub struct Meta {
     pub patient_id: String,
     /// SHA-256 of the file's bytes as read, in lowercase hex: what exactly was analysed.
     pub sha256: String,
+    /// Photometric Interpretation MONOCHROME1: low values are displayed bright. Only pictures
+    /// use it; the score is invariant to the gray-level direction.
+    pub monochrome1: bool,
 }
 
 /// The validated shape of a file's image: what every frame must decode to.
@@ -288,6 +291,7 @@ fn read_meta(obj: &DefaultDicomObject) -> Meta {
         spacing_source,
         patient_id: text(obj, tags::PATIENT_ID),
         sha256: String::new(),
+        monochrome1: text(obj, tags::PHOTOMETRIC_INTERPRETATION) == "MONOCHROME1",
     }
 }
 
