@@ -18,17 +18,16 @@ use crate::cohort::merge;
 use crate::cohort::pseudonym::Pseudonymizer;
 use crate::cohort::resume::{self, Done};
 use crate::cohort::shard::Shard;
-use crate::cohort::ResultsReader;
 use crate::engine::{self, Choice};
 use crate::error::{Error, Result};
 use crate::fit::{FitRange, FitSpec};
 use crate::phantom::spine::{self, Spine, SpineSpec};
 use crate::phantom::{self, Phantom, Spec, Style, Syntax};
-use crate::picture::report::{self, Cohort, Columns, RunFacts as ReportFacts};
+use crate::picture::report::{self, Cohort, RunFacts as ReportFacts};
 use crate::region::sidecar::Sidecar;
 use crate::region::Extremes;
 use crate::walk;
-use crate::write::{ResultRow, ResultsWriter, VariogramWriter, RESULT_COLUMNS, VARIOGRAM_COLUMNS};
+use crate::write::{ResultsWriter, VariogramWriter, RESULT_COLUMNS, VARIOGRAM_COLUMNS};
 
 /// The largest lag accepted: far beyond the fit range of any published TBS definition.
 pub const MAX_LAG_LIMIT: usize = 256;
@@ -67,6 +66,9 @@ pub struct MergeArgs {
     /// Write the merged results here instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Write the merged cohort's HTML report (as `--report` of a run) from the merged file.
+    #[arg(long, value_name = "FILE", requires = "output")]
+    pub report: Option<PathBuf>,
 }
 
 /// Flags of `tbs-batch spine`.
@@ -271,7 +273,11 @@ fn run_batch(args: &RunArgs) -> Result<()> {
             .map_err(|e| Error::Output(format!("cannot create {}: {e}", dir.display())))?;
     }
     let outputs = Outputs::open(args)?;
-    let mut cohort = CohortReport::start(args)?;
+    // `--report`: the rows as they are written, after those a resumed file already holds.
+    let mut cohort = args.report.as_ref().map(|_| Cohort::default());
+    if let (Some(c), Some(out), true) = (cohort.as_mut(), &args.output, args.resume) {
+        c.add_file(out)?;
+    }
     let pending: Vec<walk::Input> = mine
         .iter()
         .filter(|(_, i)| !outputs.done.paths.contains(&i.display()))
@@ -293,7 +299,7 @@ fn run_batch(args: &RunArgs) -> Result<()> {
             }
             results.write_file(&report.rows)?;
             if let Some(c) = cohort.as_mut() {
-                c.add(&report.rows);
+                c.add_rows(&report.rows);
             }
             Ok(())
         },
@@ -322,7 +328,11 @@ fn run_batch(args: &RunArgs) -> Result<()> {
         eprintln!("tbs-batch: warning: {undrawn} QC sheets could not be drawn (see above)");
     }
     if let (Some(c), Some(path)) = (cohort, &args.report) {
-        c.write(path, &parameters, engine.describe(), summary)?;
+        let facts = ReportFacts {
+            qc: args.qc.as_deref().and_then(|dir| relative_link(path, dir)),
+            ..ReportFacts::new(Some(&parameters), engine.describe(), summary)
+        };
+        report::write(path, &c, &facts)?;
     }
     if let Some(out) = &args.output {
         let facts = RunFacts {
@@ -401,71 +411,23 @@ fn write_pictures(dir: &Path, pictures: &[Picture]) -> Result<usize> {
     Ok(undrawn)
 }
 
-/// `--report`: the rows gathered as they are written, and those a resumed file already holds.
-struct CohortReport {
-    cohort: Cohort,
-    columns: Columns,
-}
-
-impl CohortReport {
-    fn start(args: &RunArgs) -> Result<Option<CohortReport>> {
-        if args.report.is_none() {
-            return Ok(None);
-        }
-        let mut report = CohortReport {
-            cohort: Cohort::default(),
-            columns: Columns::find(RESULT_COLUMNS.iter().copied())?,
-        };
-        if let (Some(out), true) = (&args.output, args.resume) {
-            let done = ResultsReader::open(out)?;
-            let columns = Columns::find(done.header.iter())?;
-            for input in done {
-                for row in input?.rows {
-                    report.cohort.add(&columns, &row.iter().collect::<Vec<_>>());
-                }
-            }
-        }
-        Ok(Some(report))
-    }
-
-    fn add(&mut self, rows: &[ResultRow]) {
-        for row in rows {
-            self.cohort.add(&self.columns, &row.fields());
-        }
-    }
-
-    fn write(
-        self,
-        path: &Path,
-        parameters: &Parameters,
-        engine: String,
-        summary: String,
-    ) -> Result<()> {
-        let parameters = match serde_json::to_value(parameters) {
-            Ok(serde_json::Value::Object(map)) => map
-                .into_iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        serde_json::Value::String(s) => s,
-                        serde_json::Value::Null => "–".into(),
-                        other => other.to_string(),
-                    };
-                    (k, v)
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        let run = ReportFacts {
-            command: std::env::args().collect::<Vec<_>>().join(" "),
-            parameters,
-            engine,
-            summary,
-            written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        };
-        let page = report::render(&self.cohort, &run)?;
-        std::fs::write(path, page)
-            .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))
-    }
+/// The folder `to` as a relative link from the page `from`; `None` when either cannot be
+/// resolved (the report then names no sheets).
+fn relative_link(from: &Path, to: &Path) -> Option<PathBuf> {
+    let page_dir = match from.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let (base, target) = (page_dir.canonicalize().ok()?, to.canonicalize().ok()?);
+    let common = base
+        .components()
+        .zip(target.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let ups = base.components().count() - common;
+    let mut link: PathBuf = std::iter::repeat_n("..", ups).collect();
+    link.extend(target.components().skip(common));
+    Some(link)
 }
 
 /// Refuses to resume a file whose manifest says it was made with other settings or another shard:
@@ -507,14 +469,33 @@ fn run_merge(args: &MergeArgs) -> Result<()> {
     for line in report.duplicated.iter().chain(&report.missing) {
         eprintln!("tbs-batch merge: {line}");
     }
-    eprintln!(
-        "tbs-batch merge: {} files, {} inputs, {} rows; {} duplicated, {} missing",
+    let summary = format!(
+        "{} files, {} inputs, {} rows; {} duplicated, {} missing",
         args.files.len(),
         report.inputs,
         report.rows,
         report.duplicated.len(),
         report.missing.len()
     );
+    eprintln!("tbs-batch merge: {summary}");
+    if let (Some(page), Some(merged)) = (&args.report, &args.output) {
+        let mut cohort = Cohort::default();
+        cohort.add_file(merged)?;
+        // The shards share their parameters (a shard run with others is refused on resume);
+        // the first shard's manifest names them and the engine.
+        let first = match args.files.first() {
+            Some(f) => Manifest::read_for(f)?,
+            None => None,
+        };
+        let facts = ReportFacts::new(
+            first.as_ref().map(|m| &m.run.parameters),
+            first
+                .as_ref()
+                .map_or("unknown (no manifest)".into(), |m| m.run.adapter.clone()),
+            format!("merged: {summary}"),
+        );
+        report::write(page, &cohort, &facts)?;
+    }
     if report.is_clean() {
         Ok(())
     } else {

@@ -156,10 +156,6 @@ fn a_resumed_run_reports_the_rows_of_every_attempt() {
     let mut again = args(&resumed, &page_resumed);
     again.push("--resume".into());
     ok(&run(&argv(&again)));
-    let cohort_part = |page: &Path| {
-        let html = std::fs::read_to_string(page).unwrap();
-        html.split("<h2>Run</h2>").next().unwrap().to_string()
-    };
     let (a, b) = (cohort_part(&page_whole), cohort_part(&page_resumed));
     assert!(
         a.contains("7 inputs with rows: 6 fully scored, 1 with an error row"),
@@ -168,21 +164,79 @@ fn a_resumed_run_reports_the_rows_of_every_attempt() {
     assert_eq!(a, b, "the resumed report covers every row");
 }
 
+/// The page up to its "Run" section: everything it says about the cohort.
+fn cohort_part(page: &Path) -> String {
+    let html = std::fs::read_to_string(page).unwrap();
+    html.split("<h2>Run</h2>").next().unwrap().to_string()
+}
+
+#[test]
+fn a_merged_cohort_reports_like_the_unsharded_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scans, _) = cohort(dir.path());
+    let at = |name: &str| dir.path().join(name);
+    let whole = at("whole.html");
+    ok(&run(&["--cpu", s(&scans), "--report", s(&whole)]));
+    for i in 0..2 {
+        let shard = format!("{i}/2");
+        let out = at(&format!("shard{i}.csv"));
+        ok(&run(&[
+            "--cpu",
+            s(&scans),
+            "--shard",
+            &shard,
+            "-o",
+            s(&out),
+        ]));
+    }
+    let merged = at("merged.html");
+    ok(&run(&[
+        "merge",
+        s(&at("shard1.csv")),
+        s(&at("shard0.csv")),
+        "-o",
+        s(&at("all.csv")),
+        "--report",
+        s(&merged),
+    ]));
+    assert_eq!(cohort_part(&whole), cohort_part(&merged));
+    let html = std::fs::read_to_string(&merged).unwrap();
+    assert!(
+        html.contains("merged: 2 files, 7 inputs"),
+        "the run section says so"
+    );
+}
+
 #[test]
 fn the_report_is_self_contained_and_renders_in_a_browser() {
     let dir = tempfile::tempdir().unwrap();
     let (scans, _) = cohort(dir.path());
-    let page = dir.path().join("report.html");
-    let out = dir.path().join("out.csv");
-    ok(&run(&[
-        "--cpu",
+    let pages = dir.path().join("pages");
+    std::fs::create_dir(&pages).unwrap();
+    let page = pages.join("report.html");
+    let (out, qc) = (dir.path().join("out.csv"), dir.path().join("qc"));
+    let args = [
         s(&scans),
         "-o",
         s(&out),
         "--report",
         s(&page),
-    ]));
+        "--qc",
+        s(&qc),
+    ];
+    ok(&run(&args));
     let html = std::fs::read_to_string(&page).unwrap();
+    // Rows to check link to their QC sheets, relative to the page.
+    let links: Vec<&str> = html
+        .split("href=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .collect();
+    assert_eq!(links.len(), 15, "five rows for each of three reasons");
+    for link in links {
+        assert!(link.starts_with("../qc/"), "{link}");
+        assert!(pages.join(link).is_file(), "{link} is a sheet");
+    }
     // What the CSV says, the page says: the broken file's reason, both scanner models.
     let (_, rows) = parse_csv(&std::fs::read(&out).unwrap());
     let broken = rows

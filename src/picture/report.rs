@@ -8,13 +8,17 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{drawing, fonts, FONT, PALETTE};
+use super::{drawing, fonts, qc, FONT, PALETTE};
+use crate::cohort::manifest::Parameters;
+use crate::cohort::ResultsReader;
 use crate::error::{Error, Result};
+use crate::write::{ResultRow, RESULT_COLUMNS};
 
 /// Failures listed one by one; beyond this the page counts them and points to the CSV.
 const FAILURES_LISTED: usize = 1000;
@@ -42,6 +46,39 @@ struct Scores {
     tbs: Vec<f64>,
     r2: Vec<f64>,
     errors: usize,
+    /// The rows a reader should look at first, each list bounded.
+    lowest_r2: Vec<Mark>,
+    lowest_tbs: Vec<Mark>,
+    highest_tbs: Vec<Mark>,
+}
+
+/// A scored row worth a look.
+#[derive(Debug, Clone)]
+struct Mark {
+    path: String,
+    frame: String,
+    tbs: f64,
+    r2: f64,
+}
+
+/// Rows listed per reason in "Rows to check".
+const MARKED: usize = 5;
+
+impl Scores {
+    fn mark(&mut self, mark: Mark) {
+        keep_least(&mut self.lowest_r2, mark.clone(), |m| m.r2);
+        keep_least(&mut self.lowest_tbs, mark.clone(), |m| m.tbs);
+        keep_least(&mut self.highest_tbs, mark, |m| -m.tbs);
+    }
+}
+
+/// Keeps the [`MARKED`] marks with the least key, in order; among equals, the first seen.
+fn keep_least(list: &mut Vec<Mark>, mark: Mark, key: impl Fn(&Mark) -> f64) {
+    let at = list.partition_point(|m| key(m) <= key(&mark));
+    if at < MARKED {
+        list.insert(at, mark);
+        list.truncate(MARKED);
+    }
 }
 
 #[derive(Debug)]
@@ -63,6 +100,9 @@ pub struct RunFacts {
     pub summary: String,
     /// When the report was written, RFC 3339.
     pub written: String,
+    /// The `--qc` folder as seen from the report's folder, when the run drew sheets: rows to
+    /// check link to theirs.
+    pub qc: Option<PathBuf>,
 }
 
 /// Where each needed column is in a results row.
@@ -117,7 +157,14 @@ impl Cohort {
         match (cell(columns.status), number(columns.tbs)) {
             ("ok", Some(tbs)) => {
                 scores.tbs.push(tbs);
-                scores.r2.extend(number(columns.r2));
+                let r2 = number(columns.r2);
+                scores.r2.extend(r2);
+                scores.mark(Mark {
+                    path: path.to_string(),
+                    frame: cell(columns.frame).to_string(),
+                    tbs,
+                    r2: r2.unwrap_or(f64::NAN),
+                });
                 let scanner = format!("{} {}", cell(columns.manufacturer), cell(columns.model));
                 self.scanners
                     .entry((label, scanner.trim().to_string()))
@@ -160,6 +207,66 @@ impl Cohort {
     }
 }
 
+impl Cohort {
+    /// Adds a run's rows as they are written.
+    pub fn add_rows(&mut self, rows: &[ResultRow]) {
+        let Ok(columns) = Columns::find(RESULT_COLUMNS.iter().copied()) else {
+            return;
+        };
+        for row in rows {
+            self.add(&columns, &row.fields());
+        }
+    }
+
+    /// Adds every row of a results file (a resumed run's earlier rows, a merged cohort).
+    pub fn add_file(&mut self, results: &Path) -> Result<()> {
+        let reader = ResultsReader::open(results)?;
+        let columns = Columns::find(reader.header.iter())?;
+        for input in reader {
+            for row in input?.rows {
+                self.add(&columns, &row.iter().collect::<Vec<_>>());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RunFacts {
+    /// The facts of this process's run: its command line, the time now, and the parameters
+    /// as the manifest records them.
+    pub fn new(parameters: Option<&Parameters>, engine: String, summary: String) -> RunFacts {
+        let parameters = match parameters.map(serde_json::to_value) {
+            Some(Ok(serde_json::Value::Object(map))) => map
+                .into_iter()
+                .map(|(name, value)| {
+                    let value = match value {
+                        serde_json::Value::String(s) => s,
+                        serde_json::Value::Null => "–".into(),
+                        other => other.to_string(),
+                    };
+                    (name, value)
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        RunFacts {
+            command: std::env::args().collect::<Vec<_>>().join(" "),
+            parameters,
+            engine,
+            summary,
+            written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            qc: None,
+        }
+    }
+}
+
+/// Renders the page and writes it to `path`.
+pub fn write(path: &Path, cohort: &Cohort, run: &RunFacts) -> Result<()> {
+    let page = render(cohort, run)?;
+    std::fs::write(path, page)
+        .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))
+}
+
 /// The whole page.
 pub fn render(cohort: &Cohort, run: &RunFacts) -> Result<String> {
     fonts()?;
@@ -177,7 +284,10 @@ pub fn render(cohort: &Cohort, run: &RunFacts) -> Result<String> {
         escape(&run.engine),
     );
     match cohort.headline() {
-        Some(label) => distributions(&mut page, cohort, label)?,
+        Some(label) => {
+            distributions(&mut page, cohort, label)?;
+            to_check(&mut page, &cohort.labels[label], label, run.qc.as_deref());
+        }
         None => page.push_str("<h2>TBS distribution</h2>\n<p>No row has a score.</p>\n"),
     }
     regions_table(&mut page, cohort);
@@ -258,6 +368,63 @@ fn distributions(page: &mut String, cohort: &Cohort, label: &str) -> Result<()> 
     );
     page.push_str(&histogram(&scores.r2, "R² of the fit", PALETTE[2], 1.0)?);
     Ok(())
+}
+
+/// The rows with the poorest fits and the most extreme scores, linked to their QC sheets.
+fn to_check(page: &mut String, scores: &Scores, label: &str, qc: Option<&Path>) {
+    let _ = writeln!(
+        page,
+        "<h2>Rows to check</h2>\n<p>Region <code>{}</code>: the {MARKED} poorest fits and the \
+         {MARKED} lowest and highest scores{}.</p>\n<table>\n<tr><th>Why</th><th>Input</th>\
+         <th>Frame</th><th>TBS</th><th>R²</th><th>QC sheet</th></tr>",
+        escape(label),
+        if qc.is_some() {
+            ", each with its QC sheet"
+        } else {
+            " (run with --qc to draw their QC sheets)"
+        }
+    );
+    let lists = [
+        ("lowest R²", &scores.lowest_r2),
+        ("lowest TBS", &scores.lowest_tbs),
+        ("highest TBS", &scores.highest_tbs),
+    ];
+    for (why, marks) in lists {
+        for m in marks {
+            let sheet = match (qc, m.frame.parse::<u32>()) {
+                (Some(dir), Ok(frame)) => {
+                    let href = dir.join(qc::file_name(&m.path, frame));
+                    format!("<a href=\"{}\">sheet</a>", url_path(&href))
+                }
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                page,
+                "<tr><td>{why}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{:.4}</td>\
+                 <td class=\"n\">{:.4}</td><td>{sheet}</td></tr>",
+                escape(&m.path),
+                escape(&m.frame),
+                m.tbs,
+                m.r2
+            );
+        }
+    }
+    page.push_str("</table>\n");
+}
+
+/// A relative file path as a URL path: every byte but unreserved ones and `/` percent-encoded,
+/// so spaces, `#` and `?` in scan names cannot break the link.
+fn url_path(path: &Path) -> String {
+    let text = path.to_string_lossy().replace('\\', "/");
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 /// Every region label with its counts and summary statistics.
@@ -518,7 +685,6 @@ pub fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::write::RESULT_COLUMNS;
 
     fn row(path: &str, roi: &str, status: &str, tbs: &str, scanner: (&str, &str)) -> Vec<String> {
         RESULT_COLUMNS
@@ -545,6 +711,31 @@ mod tests {
             c.add(&columns, r);
         }
         c
+    }
+
+    #[test]
+    fn rows_to_check_keep_the_least_few_in_order() {
+        let mut list = Vec::new();
+        for (i, r2) in [0.9, 0.99, 0.5, 0.95, 0.7, 0.99, 0.6, 0.5]
+            .into_iter()
+            .enumerate()
+        {
+            let mark = Mark {
+                path: format!("{i}.dcm"),
+                frame: "1".into(),
+                tbs: 1.0,
+                r2,
+            };
+            keep_least(&mut list, mark, |m| m.r2);
+        }
+        let kept: Vec<&str> = list.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(kept, ["2.dcm", "7.dcm", "6.dcm", "4.dcm", "0.dcm"]);
+    }
+
+    #[test]
+    fn links_survive_awkward_file_names() {
+        let link = url_path(Path::new("qc/site a/#3?.dcm.frame-1.png"));
+        assert_eq!(link, "qc/site%20a/%233%3F.dcm.frame-1.png");
     }
 
     #[test]
