@@ -4,8 +4,9 @@
 //! into frames of stored integers, [`region`] says which pixels count, [`engine`] sums the pixel
 //! pairs exactly, [`fit`] turns the sums into a score, and [`write`] streams the CSV files.
 //! [`batch`] runs the stages over a cohort in parallel and in order; [`cli`] is the command line;
-//! [`cohort`] resumes, shards and merges runs and writes their manifests;
-//! [`phantom`] writes test images of known texture and [`bench`] times the engines on them.
+//! [`cohort`] resumes, shards and merges runs and writes their manifests; [`picture`] draws the
+//! QC sheets and the cohort report; [`phantom`] writes test images of known texture and
+//! [`bench`] times the engines on them.
 
 pub mod batch;
 pub mod bench;
