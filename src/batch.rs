@@ -260,7 +260,8 @@ impl FrameScorer<'_> {
                 outlines.push(qc::Outline {
                     label: label.clone(),
                     shape: shape.clone(),
-                    colour: picture::PALETTE[outlines.len() % picture::PALETTE.len()],
+                    // The region's place among the frame's regions: `labels` gets it below.
+                    colour: region_colour(labels.len()),
                 });
             }
             // A sidecar line names itself when read; what the image shows wrong is named here.
@@ -302,30 +303,44 @@ impl FrameScorer<'_> {
         }
         self.pool(&labels, &scored, report);
         if self.settings.qc {
-            let sheet = qc::Sheet {
-                title: format!(
-                    "{} — frame {} of {}",
-                    self.input.display(),
-                    self.index + 1,
-                    geometry.frames
-                ),
-                facts: self.facts(),
+            let drawn = Drawn {
                 frame: &frame,
-                inverted: self.file.meta.monochrome1,
+                frames: geometry.frames,
                 excluded: outside_values,
-                curves: self.curves(
-                    &outlines,
-                    &report.rows[rows_from..],
-                    &report.variograms[sums_from..],
-                ),
                 outlines,
-                max_lag: self.settings.max_lag,
+                labels: &labels,
+                since: (rows_from, sums_from),
             };
-            report.pictures.push(Picture {
-                name: qc::file_name(&self.input.display(), self.index + 1),
-                png: qc::render(&sheet).map_err(|e| e.one_line()),
-            });
+            self.draw(drawn, report);
         }
+    }
+
+    /// Adds the frame's QC sheet, drawn from the rows and sums just added to the report.
+    fn draw(&self, d: Drawn, report: &mut FileReport) {
+        let (rows_from, sums_from) = d.since;
+        let sheet = qc::Sheet {
+            title: format!(
+                "{} — frame {} of {}",
+                self.input.display(),
+                self.index + 1,
+                d.frames
+            ),
+            facts: self.facts(),
+            frame: d.frame,
+            inverted: self.file.meta.monochrome1,
+            excluded: d.excluded,
+            curves: curves(
+                d.labels,
+                &report.rows[rows_from..],
+                &report.variograms[sums_from..],
+            ),
+            outlines: d.outlines,
+            max_lag: self.settings.max_lag,
+        };
+        report.pictures.push(Picture {
+            name: qc::file_name(&self.input.display(), self.index + 1),
+            png: qc::render(&sheet).map_err(|e| e.one_line()),
+        });
     }
 
     /// The sheet's second line: what a reader needs to judge the picture, and nothing that
@@ -351,30 +366,6 @@ impl FrameScorer<'_> {
             self.settings.fit,
             self.settings.max_lag
         )
-    }
-
-    /// One curve per row of this frame, in the colour of its region's outline; the pooled row
-    /// (no outline) in black.
-    fn curves(
-        &self,
-        outlines: &[qc::Outline],
-        rows: &[ResultRow],
-        sums: &[VariogramRecord],
-    ) -> Vec<qc::Curve> {
-        rows.iter()
-            .map(|row| {
-                let colour = outlines
-                    .iter()
-                    .find(|o| o.label == row.roi)
-                    .map_or(picture::POOLED, |o| o.colour);
-                let variogram = sums.iter().find(|v| v.roi == row.roi).map(|v| &v.variogram);
-                let fit = match &row.outcome {
-                    Outcome::Ok(f) => Ok(f.clone()),
-                    Outcome::Error(e) => Err(e.clone()),
-                };
-                qc::Curve::new(&row.roi, colour, variogram, fit)
-            })
-            .collect()
     }
 
     /// The pooled `L1-L4` row, when any region is a vertebra: the summed sums of the vertebrae
@@ -463,6 +454,42 @@ impl FrameScorer<'_> {
             meta: self.file.meta.clone(),
         }
     }
+}
+
+/// What a frame's QC sheet is drawn from besides its rows.
+struct Drawn<'a> {
+    frame: &'a decode::Frame,
+    frames: u32,
+    excluded: Option<(u16, u16)>,
+    outlines: Vec<qc::Outline>,
+    /// The frame's region labels, in sidecar order: they choose the colours.
+    labels: &'a [String],
+    /// Where the frame's rows and sums start in the report.
+    since: (usize, usize),
+}
+
+/// The colour of the frame's `i`-th region on its sheet, outline and curve alike.
+fn region_colour(i: usize) -> plotters::style::RGBColor {
+    picture::PALETTE[i % picture::PALETTE.len()]
+}
+
+/// One curve per row of the frame, in its region's colour (kept when its shape failed, so the
+/// legend's error matches); the pooled row, which is no region of its own, in black.
+fn curves(labels: &[String], rows: &[ResultRow], sums: &[VariogramRecord]) -> Vec<qc::Curve> {
+    rows.iter()
+        .map(|row| {
+            let colour = labels
+                .iter()
+                .position(|l| *l == row.roi)
+                .map_or(picture::POOLED, region_colour);
+            let variogram = sums.iter().find(|v| v.roi == row.roi).map(|v| &v.variogram);
+            let fit = match &row.outcome {
+                Outcome::Ok(f) => Ok(f.clone()),
+                Outcome::Error(e) => Err(e.clone()),
+            };
+            qc::Curve::new(&row.roi, colour, variogram, fit)
+        })
+        .collect()
 }
 
 fn file_error(input: &Input, engine: &dyn Engine, meta: Meta, e: Error) -> FileReport {

@@ -141,8 +141,13 @@ pub fn render(sheet: &Sheet) -> Result<Vec<u8>> {
     {
         let root = BitMapBackend::with_buffer(&mut canvas, (WIDTH, HEIGHT)).into_drawing_area();
         header(&root, sheet)?;
+        // Outlines are drawn on the image's own area, which clips a region that lies partly
+        // outside the image (an error row) to the image's edge.
+        let image = root
+            .clone()
+            .shrink((place.left, place.top), shown.dimensions());
         for outline in &sheet.outlines {
-            draw_outline(&root, sheet.frame, outline, &place)?;
+            draw_outline(&image, sheet.frame, outline, place.scale)?;
         }
         if sheet.excluded.is_some() {
             let note = (FONT, 13).into_font().color(&RGBColor(
@@ -249,17 +254,12 @@ struct Placement {
 
 /// Outlines a region on the shown image and labels it at its top left corner.
 fn draw_outline(
-    root: &DrawingArea<BitMapBackend, Shift>,
+    image: &DrawingArea<BitMapBackend, Shift>,
     frame: &Frame,
     outline: &Outline,
-    place: &Placement,
+    scale: f64,
 ) -> Result<()> {
-    let at = |x: f64, y: f64| {
-        (
-            place.left + (x * place.scale).round() as i32,
-            place.top + (y * place.scale).round() as i32,
-        )
-    };
+    let at = |x: f64, y: f64| ((x * scale).round() as i32, (y * scale).round() as i32);
     let stroke = outline.colour.stroke_width(2);
     let corner = match &outline.shape {
         Shape::WholeFrame => return Ok(()),
@@ -270,17 +270,19 @@ fn draw_outline(
             height,
         } => {
             let (x, y) = (*x as f64, *y as f64);
-            root.draw(&Rectangle::new(
-                [at(x, y), at(x + *width as f64, y + *height as f64)],
-                stroke,
-            ))
-            .map_err(drawing)?;
+            image
+                .draw(&Rectangle::new(
+                    [at(x, y), at(x + *width as f64, y + *height as f64)],
+                    stroke,
+                ))
+                .map_err(drawing)?;
             (x, y)
         }
         Shape::Polygon(vertices) => {
             let mut path: Vec<_> = vertices.iter().map(|&(x, y)| at(x, y)).collect();
             path.extend(path.first().copied());
-            root.draw(&PathElement::new(path, stroke))
+            image
+                .draw(&PathElement::new(path, stroke))
                 .map_err(drawing)?;
             vertices
                 .iter()
@@ -290,17 +292,23 @@ fn draw_outline(
             let edge = mask_edge(bytes, frame.rows, frame.cols);
             for &(x, y) in &edge {
                 let (x, y) = (x as f64, y as f64);
-                root.draw(&Rectangle::new(
-                    [at(x, y), at(x + 1.0, y + 1.0)],
-                    outline.colour.filled(),
-                ))
-                .map_err(drawing)?;
+                image
+                    .draw(&Rectangle::new(
+                        [at(x, y), at(x + 1.0, y + 1.0)],
+                        outline.colour.filled(),
+                    ))
+                    .map_err(drawing)?;
             }
             edge.first()
                 .map_or((0.0, 0.0), |&(x, y)| (x as f64, y as f64))
         }
     };
-    label(root, &outline.label, at(corner.0, corner.1), outline.colour)
+    label(
+        image,
+        &outline.label,
+        at(corner.0, corner.1),
+        outline.colour,
+    )
 }
 
 /// A label in the region's colour on a dark plate, so it reads on any gray level.
@@ -534,6 +542,31 @@ mod tests {
             );
         };
         near(painted(&png, rect).unwrap(), at(20.0, 4.0), at(60.0, 20.0));
+        // A rectangle reaching beyond the image (an error row) is cut at the image's edge.
+        let wide = super::super::PALETTE[5];
+        let beyond = Outline {
+            label: "L5".into(),
+            shape: Shape::Rect {
+                x: 30,
+                y: 80,
+                width: 500,
+                height: 10,
+            },
+            colour: wide,
+        };
+        let sheet = Sheet {
+            outlines: vec![beyond],
+            ..sheet
+        };
+        // The image's last column is at left + 421; a 2-pixel stroke may reach 2 beyond.
+        let right_edge = left + 423;
+        let cut = painted(&render(&sheet).unwrap(), wide).unwrap();
+        assert!(
+            cut.2 <= right_edge,
+            "painted to x = {}, the image ends at {right_edge}",
+            cut.2
+        );
+        assert!(cut.2 + 3 >= right_edge, "drawn up to the image's edge");
         // A mask's outline is its edge pixels: columns 10..30, rows 50..70.
         near(painted(&png, mask).unwrap(), at(10.0, 50.0), at(30.0, 70.0));
     }
