@@ -52,7 +52,7 @@ pub fn drawing<E: std::fmt::Debug>(e: E) -> Error {
 
 /// Encodes 8-bit RGB pixels as PNG, at zlib level 1: on a sheet of image texture that is half
 /// the size of the encoder's `Fast` mode in about the same time, and a quarter larger than
-/// `Best` in a fifth of its time (BENCHMARKS.md).
+/// `Best` in a small fraction of its time (BENCHMARKS.md).
 pub fn png(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>> {
     use image::codecs::png::{CompressionType, FilterType, PngEncoder};
     use image::ImageEncoder;

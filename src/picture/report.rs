@@ -74,7 +74,8 @@ impl Scores {
 
 /// Keeps the [`MARKED`] marks with the least key, in order; among equals, the first seen.
 fn keep_least(list: &mut Vec<Mark>, mark: Mark, key: impl Fn(&Mark) -> f64) {
-    let at = list.partition_point(|m| key(m) <= key(&mark));
+    // total_cmp: a missing R² (NaN, from a hand-edited file) sorts last and keeps the order.
+    let at = list.partition_point(|m| key(m).total_cmp(&key(&mark)).is_le());
     if at < MARKED {
         list.insert(at, mark);
         list.truncate(MARKED);
@@ -312,7 +313,7 @@ fn distributions(page: &mut String, cohort: &Cohort, label: &str) -> Result<()> 
     let scores = &cohort.labels[label];
     let _ = write!(
         page,
-        "<h2>TBS distribution</h2>\n<p>Region <code>{}</code>: {} scores. Mean {}, SD {}, \
+        "<h2>TBS distribution</h2>\n<p>Region <code>{}</code>, n = {}: mean {}, SD {}, \
          median {} (IQR {} to {}).</p>\n",
         escape(label),
         scores.tbs.len(),
@@ -730,6 +731,23 @@ mod tests {
         }
         let kept: Vec<&str> = list.iter().map(|m| m.path.as_str()).collect();
         assert_eq!(kept, ["2.dcm", "7.dcm", "6.dcm", "4.dcm", "0.dcm"]);
+    }
+
+    #[test]
+    fn a_cohort_without_scores_or_with_one_still_makes_a_page() {
+        let empty = render(&Cohort::default(), &RunFacts::default()).unwrap();
+        assert!(empty.contains("No row has a score."));
+        assert!(empty.contains("0 error rows from 0 inputs"));
+        let failed = cohort(&[row("a.dcm", "image", "error", "", ("GE", "iDXA"))]);
+        let page = render(&failed, &RunFacts::default()).unwrap();
+        assert!(page.contains("No row has a score.") && page.contains("a.dcm"));
+        let one = cohort(&[row("a.dcm", "image", "ok", "1.25", ("GE", "iDXA"))]);
+        let page = render(&one, &RunFacts::default()).unwrap();
+        assert!(
+            page.contains("n = 1: mean 1.2500, SD –, median 1.2500"),
+            "{page}"
+        );
+        assert_eq!(page.matches("<svg").count(), 3);
     }
 
     #[test]
