@@ -7,7 +7,7 @@ use tbs_batch::engine::cpu::whole_frame;
 use tbs_batch::fit::{fit, FitRange};
 use tbs_batch::phantom::{Phantom, Spec, Style};
 use tbs_batch::picture::qc::{self, Curve, Sheet};
-use tbs_batch::picture::report::{self, Cohort, Columns, RunFacts};
+use tbs_batch::picture::report::{self, Cohort, Columns, Run};
 use tbs_batch::picture::PALETTE;
 use tbs_batch::write::RESULT_COLUMNS;
 
@@ -72,7 +72,7 @@ fn cohort_report(c: &mut Criterion) {
             .collect();
         cohort.add(&columns, &row);
     }
-    let facts = RunFacts::default();
+    let facts = Run::default();
     let mut group = c.benchmark_group("report");
     group.sample_size(10);
     group.throughput(Throughput::Elements(50_000));

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::fit::{FitRange, FitSpec};
 use crate::phantom::spine::{self, Spine, SpineSpec};
 use crate::phantom::{self, Phantom, Spec, Style, Syntax};
-use crate::picture::report::{self, Cohort, RunFacts as ReportFacts};
+use crate::picture::report::{self, Cohort};
 use crate::region::sidecar::Sidecar;
 use crate::region::Extremes;
 use crate::walk;
@@ -328,9 +328,9 @@ fn run_batch(args: &RunArgs) -> Result<()> {
         eprintln!("tbs-batch: warning: {undrawn} QC sheets could not be drawn (see above)");
     }
     if let (Some(c), Some(path)) = (cohort, &args.report) {
-        let facts = ReportFacts {
+        let facts = report::Run {
             qc: args.qc.as_deref().and_then(|dir| relative_link(path, dir)),
-            ..ReportFacts::new(Some(&parameters), engine.describe(), summary)
+            ..report::Run::new(Some(&parameters), engine.describe(), summary)
         };
         report::write(path, &c, &facts)?;
     }
@@ -487,7 +487,7 @@ fn run_merge(args: &MergeArgs) -> Result<()> {
             Some(f) => Manifest::read_for(f)?,
             None => None,
         };
-        let facts = ReportFacts::new(
+        let facts = report::Run::new(
             first.as_ref().map(|m| &m.run.parameters),
             first
                 .as_ref()

@@ -4,7 +4,6 @@
 //! included. Without an adapter they report that they were skipped, unless `TBS_REQUIRE_GPU=1`,
 //! which turns a missing adapter into a failure so CI cannot pass without checking the shader.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -17,7 +16,11 @@ use tbs_batch::engine::Engine;
 use tbs_batch::phantom::{Phantom, Syntax};
 use tbs_batch::region::{self, Patch, Shape};
 
-use crate::util::{parse_csv, phantom_file, random_frame, run, s, spec, vertebrae_fixture};
+use tbs_batch::picture::qc;
+
+use crate::util::{
+    parse_csv, phantom_file, random_frame, run, s, skip_unless_required, spec, vertebrae_fixture,
+};
 
 /// The shared engine on the best adapter, or `None` (and a note on stderr) when there is none.
 fn gpu() -> Option<&'static GpuEngine> {
@@ -34,14 +37,10 @@ fn small_batches() -> Option<&'static GpuEngine> {
 fn open(slot_bytes: Option<u64>) -> Option<GpuEngine> {
     let engine = GpuEngine::open_with(Want::Any, slot_bytes).expect("an adapter that exists opens");
     if engine.is_none() {
-        assert!(
-            std::env::var("TBS_REQUIRE_GPU").as_deref() != Ok("1"),
-            "TBS_REQUIRE_GPU=1 but wgpu found no adapter (install mesa-vulkan-drivers)"
-        );
-        // Straight to the terminal: the harness would swallow eprintln! from a passing test.
-        let _ = writeln!(
-            std::io::stderr(),
-            "gpu tests SKIPPED: wgpu found no adapter (set TBS_REQUIRE_GPU=1 to fail instead)"
+        skip_unless_required(
+            "TBS_REQUIRE_GPU",
+            "gpu tests",
+            "wgpu found no adapter (install mesa-vulkan-drivers)",
         );
     }
     engine
@@ -397,28 +396,17 @@ fn qc_sheets_are_the_same_bytes_from_either_engine() {
         let qc = dir.path().join(format!("qc{engine}"));
         let out = run(&[engine, s(dir.path()), "--roi", s(&sidecar), "--qc", s(&qc)]);
         assert_eq!(out.status.code(), Some(0), "{engine}: {out:?}");
-        let mut found = Vec::new();
-        for name in ["p0", "p1", "p2", "p3", "p4"] {
-            found.push(std::fs::read(qc.join(name_in(dir.path(), name))).unwrap());
-        }
-        found.push(
-            std::fs::read(qc.join(strip_root(&scans.join("spine.dcm.frame-1.png")))).unwrap(),
-        );
-        found
+        let inputs = ["p0", "p1", "p2", "p3", "p4"].map(|p| dir.path().join(format!("{p}.dcm")));
+        inputs
+            .iter()
+            .chain([&scans.join("spine.dcm")])
+            .map(|input| std::fs::read(qc.join(qc::file_name(s(input), 1))).unwrap())
+            .collect::<Vec<_>>()
     };
     assert!(
         sheets("--gpu") == sheets("--cpu"),
         "QC sheets differ between engines"
     );
-}
-
-/// Where a QC sheet of `dir/NAME.dcm` frame 1 lies under the QC folder.
-fn name_in(dir: &Path, name: &str) -> std::path::PathBuf {
-    strip_root(&dir.join(format!("{name}.dcm.frame-1.png")))
-}
-
-fn strip_root(path: &Path) -> std::path::PathBuf {
-    path.strip_prefix("/").unwrap_or(path).to_path_buf()
 }
 
 /// Runs the binary where the Vulkan loader finds no driver at all.

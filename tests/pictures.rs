@@ -2,7 +2,6 @@
 //! by a real browser (Debian's chromium) into a screenshot that must show the charts.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -11,7 +10,10 @@ use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use tbs_batch::phantom::{write_dicom, Phantom, Syntax};
 
-use crate::util::{edit_dicom, parse_csv, phantom_file, run, s, spec, truncate, vertebrae_fixture};
+use crate::util::{
+    edit_dicom, parse_csv, phantom_file, run, s, skip_unless_required, spec, truncate,
+    vertebrae_fixture,
+};
 
 /// A cohort with two scanner models, a two-frame file, a spine with regions, and a broken file.
 /// Returns (scans folder, region sidecar).
@@ -282,13 +284,10 @@ fn screenshot(page: &Path, dir: &Path) -> Option<image::RgbImage> {
         .into_iter()
         .find(|c| Command::new(c).arg("--version").output().is_ok())
     else {
-        assert!(
-            std::env::var("TBS_REQUIRE_BROWSER").as_deref() != Ok("1"),
-            "TBS_REQUIRE_BROWSER=1 but there is no chromium (apt-get install chromium)"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "browser test SKIPPED: no chromium (set TBS_REQUIRE_BROWSER=1 to fail instead)"
+        skip_unless_required(
+            "TBS_REQUIRE_BROWSER",
+            "browser test",
+            "no chromium (apt-get install chromium)",
         );
         return None;
     };

@@ -1,6 +1,7 @@
 //! Fixtures for the integration tests: phantom files, broken files, and running the binary.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -75,6 +76,20 @@ pub fn lie_about_pixel_length(path: &Path, length: u32) {
 pub fn truncate(path: &Path, keep: usize) {
     let bytes = std::fs::read(path).unwrap();
     std::fs::write(path, &bytes[..keep]).unwrap();
+}
+
+/// Skips a test whose tool is missing, with a note straight to the terminal (the harness
+/// would swallow eprintln! from a passing test) — or fails it when `require` is set to 1, as CI
+/// does, so a check cannot pass by not running.
+pub fn skip_unless_required(require: &str, what: &str, missing: &str) {
+    assert!(
+        std::env::var(require).as_deref() != Ok("1"),
+        "{require}=1 but {missing}"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "{what} SKIPPED: {missing} (set {require}=1 to fail instead)"
+    );
 }
 
 /// Runs the binary with `args`.

@@ -7,7 +7,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use image::{imageops, GrayImage, Rgb, RgbImage};
+use image::{imageops, Rgb, RgbImage};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -174,20 +174,12 @@ pub fn render(sheet: &Sheet) -> Result<Vec<u8>> {
 /// The frame windowed to 8 bits, extremes tinted, scaled by nearest neighbour to fit its panel.
 fn shown_image(sheet: &Sheet) -> RgbImage {
     let f = sheet.frame;
-    let gray = GrayImage::from_raw(
-        f.cols as u32,
-        f.rows as u32,
-        display_levels(&f.pixels, sheet.inverted),
-    )
-    .unwrap_or_default();
-    let tinted = RgbImage::from_fn(gray.width(), gray.height(), |x, y| {
-        let stored = f.pixels[y as usize * f.cols + x as usize];
+    let levels = display_levels(&f.pixels, sheet.inverted);
+    let tinted = RgbImage::from_fn(f.cols as u32, f.rows as u32, |x, y| {
+        let i = y as usize * f.cols + x as usize;
         match sheet.excluded {
-            Some((lo, hi)) if stored == lo || stored == hi => EXCLUDED,
-            _ => {
-                let g = gray.get_pixel(x, y).0[0];
-                Rgb([g, g, g])
-            }
+            Some((lo, hi)) if f.pixels[i] == lo || f.pixels[i] == hi => EXCLUDED,
+            _ => Rgb([levels[i]; 3]),
         }
     });
     let scale = (f64::from(IMAGE_BOX.0) / f.cols.max(1) as f64)

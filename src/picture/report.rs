@@ -92,7 +92,7 @@ struct Failure {
 
 /// How the run was made, for the page's last section.
 #[derive(Debug, Clone, Default)]
-pub struct RunFacts {
+pub struct Run {
     pub command: String,
     /// (name, value), as the manifest records them.
     pub parameters: Vec<(String, String)>,
@@ -232,10 +232,10 @@ impl Cohort {
     }
 }
 
-impl RunFacts {
+impl Run {
     /// The facts of this process's run: its command line, the time now, and the parameters
     /// as the manifest records them.
-    pub fn new(parameters: Option<&Parameters>, engine: String, summary: String) -> RunFacts {
+    pub fn new(parameters: Option<&Parameters>, engine: String, summary: String) -> Run {
         let parameters = match parameters.map(serde_json::to_value) {
             Some(Ok(serde_json::Value::Object(map))) => map
                 .into_iter()
@@ -250,7 +250,7 @@ impl RunFacts {
                 .collect(),
             _ => Vec::new(),
         };
-        RunFacts {
+        Run {
             command: std::env::args().collect::<Vec<_>>().join(" "),
             parameters,
             engine,
@@ -262,14 +262,14 @@ impl RunFacts {
 }
 
 /// Renders the page and writes it to `path`.
-pub fn write(path: &Path, cohort: &Cohort, run: &RunFacts) -> Result<()> {
+pub fn write(path: &Path, cohort: &Cohort, run: &Run) -> Result<()> {
     let page = render(cohort, run)?;
     std::fs::write(path, page)
         .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))
 }
 
 /// The whole page.
-pub fn render(cohort: &Cohort, run: &RunFacts) -> Result<String> {
+pub fn render(cohort: &Cohort, run: &Run) -> Result<String> {
     fonts()?;
     let mut page = String::new();
     page.push_str(HEAD);
@@ -311,29 +311,30 @@ svg{display:block;margin:.5em 0}\n</style>\n</head>\n<body>\n";
 /// The TBS histogram, TBS by scanner, and the R² histogram, of the headline label's rows.
 fn distributions(page: &mut String, cohort: &Cohort, label: &str) -> Result<()> {
     let scores = &cohort.labels[label];
+    let (tbs, r2) = (Sample::of(&scores.tbs), Sample::of(&scores.r2));
     let _ = write!(
         page,
         "<h2>TBS distribution</h2>\n<p>Region <code>{}</code>, n = {}: mean {}, SD {}, \
          median {} (IQR {} to {}).</p>\n",
         escape(label),
-        scores.tbs.len(),
-        fixed(mean(&scores.tbs)),
-        fixed(sd(&scores.tbs)),
-        fixed(quantile(&scores.tbs, 0.5)),
-        fixed(quantile(&scores.tbs, 0.25)),
-        fixed(quantile(&scores.tbs, 0.75)),
+        tbs.len(),
+        fixed(tbs.mean()),
+        fixed(tbs.sd()),
+        fixed(tbs.quantile(0.5)),
+        fixed(tbs.quantile(0.25)),
+        fixed(tbs.quantile(0.75)),
     );
     page.push_str(&histogram(
-        &scores.tbs,
+        &tbs,
         "TBS (variogram slope)",
         PALETTE[3],
         f64::MAX,
     )?);
-    let groups: Vec<(&str, &[f64])> = cohort
+    let groups: Vec<(&str, Sample)> = cohort
         .scanners
         .iter()
         .filter(|((l, _), _)| l == label)
-        .map(|((_, s), v)| (s.as_str(), v.as_slice()))
+        .map(|((_, s), v)| (s.as_str(), Sample::of(v)))
         .collect();
     let _ = write!(
         page,
@@ -344,7 +345,7 @@ fn distributions(page: &mut String, cohort: &Cohort, label: &str) -> Result<()> 
     );
     page.push_str(&boxes(&groups)?);
     page.push_str("<table>\n<tr><th>Scanner</th><th>n</th><th>mean</th><th>SD</th><th>median</th><th>Q1</th><th>Q3</th><th>min</th><th>max</th></tr>\n");
-    for (scanner, values) in &groups {
+    for (scanner, sample) in &groups {
         let name = if scanner.is_empty() {
             "(not recorded)"
         } else {
@@ -354,7 +355,7 @@ fn distributions(page: &mut String, cohort: &Cohort, label: &str) -> Result<()> 
             page,
             "<tr><td>{}</td>{}</tr>",
             escape(name),
-            stats_cells(values)
+            stats_cells(sample)
         );
     }
     page.push_str("</table>\n");
@@ -363,11 +364,11 @@ fn distributions(page: &mut String, cohort: &Cohort, label: &str) -> Result<()> 
         "<h2>Fit quality (R²)</h2>\n<p>Region <code>{}</code>: R² of the log-log fit. Lowest {}, \
          median {}; {} below 0.95.</p>\n",
         escape(label),
-        fixed(quantile(&scores.r2, 0.0)),
-        fixed(quantile(&scores.r2, 0.5)),
+        fixed(r2.quantile(0.0)),
+        fixed(r2.quantile(0.5)),
         scores.r2.iter().filter(|r| **r < 0.95).count(),
     );
-    page.push_str(&histogram(&scores.r2, "R² of the fit", PALETTE[2], 1.0)?);
+    page.push_str(&histogram(&r2, "R² of the fit", PALETTE[2], 1.0)?);
     Ok(())
 }
 
@@ -437,7 +438,7 @@ fn regions_table(page: &mut String, cohort: &Cohort) {
             "<tr><td>{}</td><td class=\"n\">{}</td>{}</tr>",
             escape(label),
             s.errors,
-            stats_cells(&s.tbs)
+            stats_cells(&Sample::of(&s.tbs))
         );
     }
     page.push_str("</table>\n");
@@ -475,7 +476,7 @@ fn failures(page: &mut String, cohort: &Cohort) {
     page.push_str("</table>\n");
 }
 
-fn run_section(page: &mut String, run: &RunFacts) {
+fn run_section(page: &mut String, run: &Run) {
     let _ = write!(
         page,
         "<h2>Run</h2>\n<table>\n<tr><th>Written</th><td>{}</td></tr>\n\
@@ -499,16 +500,16 @@ fn run_section(page: &mut String, run: &RunFacts) {
 }
 
 /// n, mean, SD, median, quartiles and range as table cells.
-fn stats_cells(values: &[f64]) -> String {
-    let mut cells = format!("<td class=\"n\">{}</td>", values.len());
+fn stats_cells(sample: &Sample) -> String {
+    let mut cells = format!("<td class=\"n\">{}</td>", sample.len());
     let numbers = [
-        mean(values),
-        sd(values),
-        quantile(values, 0.5),
-        quantile(values, 0.25),
-        quantile(values, 0.75),
-        quantile(values, 0.0),
-        quantile(values, 1.0),
+        sample.mean(),
+        sample.sd(),
+        sample.quantile(0.5),
+        sample.quantile(0.25),
+        sample.quantile(0.75),
+        sample.quantile(0.0),
+        sample.quantile(1.0),
     ];
     for v in numbers {
         let _ = write!(cells, "<td class=\"n\">{}</td>", fixed(v));
@@ -520,51 +521,62 @@ fn fixed(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{v:.4}"))
 }
 
-fn mean(values: &[f64]) -> Option<f64> {
-    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-}
+/// Values sorted once, for all their statistics.
+struct Sample(Vec<f64>);
 
-/// The sample standard deviation (n − 1).
-fn sd(values: &[f64]) -> Option<f64> {
-    let m = mean(values)?;
-    (values.len() > 1).then(|| {
-        let ss: f64 = values.iter().map(|v| (v - m) * (v - m)).sum();
-        (ss / (values.len() - 1) as f64).sqrt()
-    })
-}
-
-/// The q-quantile by linear interpolation between order statistics (R's default, type 7).
-fn quantile(values: &[f64], q: f64) -> Option<f64> {
-    if values.is_empty() {
-        return None;
+impl Sample {
+    fn of(values: &[f64]) -> Sample {
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        Sample(sorted)
     }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let h = (sorted.len() - 1) as f64 * q;
-    let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
-    Some(sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]))
-}
 
-/// The range a chart shows: the values' range, widened a little, never empty.
-fn span(values: &[f64]) -> (f64, f64) {
-    let lo = quantile(values, 0.0).unwrap_or(0.0);
-    let hi = quantile(values, 1.0).unwrap_or(1.0);
-    let pad = ((hi - lo) * 0.04).max(0.01);
-    (lo - pad, hi + pad)
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn mean(&self) -> Option<f64> {
+        (!self.0.is_empty()).then(|| self.0.iter().sum::<f64>() / self.0.len() as f64)
+    }
+
+    /// The sample standard deviation (n − 1).
+    fn sd(&self) -> Option<f64> {
+        let m = self.mean()?;
+        (self.0.len() > 1).then(|| {
+            let ss: f64 = self.0.iter().map(|v| (v - m) * (v - m)).sum();
+            (ss / (self.0.len() - 1) as f64).sqrt()
+        })
+    }
+
+    /// The q-quantile by linear interpolation between order statistics (R's default, type 7).
+    fn quantile(&self, q: f64) -> Option<f64> {
+        let sorted = &self.0;
+        let h = (sorted.len().checked_sub(1)?) as f64 * q;
+        let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
+        Some(sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]))
+    }
+
+    /// The range a chart shows: the values' range, widened a little, never empty.
+    fn span(&self) -> (f64, f64) {
+        let lo = self.quantile(0.0).unwrap_or(0.0);
+        let hi = self.quantile(1.0).unwrap_or(1.0);
+        let pad = ((hi - lo) * 0.04).max(0.01);
+        (lo - pad, hi + pad)
+    }
 }
 
 /// An SVG histogram: about √n bins (5 to 40) across the values' range, up to `most` at most.
-fn histogram(values: &[f64], what: &str, colour: RGBColor, most: f64) -> Result<String> {
-    let (lo, hi) = span(values);
+fn histogram(values: &Sample, what: &str, colour: RGBColor, most: f64) -> Result<String> {
+    let (lo, hi) = values.span();
     let hi = hi.min(most);
     let bins = ((values.len() as f64).sqrt().ceil() as usize).clamp(5, 40);
     let width = (hi - lo) / bins as f64;
     let mut counts = vec![0u32; bins];
-    for v in values {
+    for v in &values.0 {
         counts[(((v - lo) / width) as usize).min(bins - 1)] += 1;
     }
     let top = counts.iter().copied().max().unwrap_or(1);
-    svg(|area| {
+    svg(CHART, |area| {
         let mut chart = ChartBuilder::on(area)
             .margin(10)
             .x_label_area_size(40)
@@ -593,15 +605,15 @@ fn histogram(values: &[f64], what: &str, colour: RGBColor, most: f64) -> Result<
 }
 
 /// An SVG box plot, one row per scanner: quartile box, median bar, whiskers to min and max.
-fn boxes(groups: &[(&str, &[f64])]) -> Result<String> {
-    let all: Vec<f64> = groups.iter().flat_map(|g| g.1.iter().copied()).collect();
-    let (lo, hi) = span(&all);
+fn boxes(groups: &[(&str, Sample)]) -> Result<String> {
+    let all: Vec<f64> = groups.iter().flat_map(|g| g.1 .0.iter().copied()).collect();
+    let (lo, hi) = Sample::of(&all).span();
     let names: Vec<String> = groups
         .iter()
         .map(|(s, v)| format!("{} (n={})", super::clip(s, 34), v.len()))
         .collect();
     let height = 60 + 36 * groups.len() as u32;
-    svg_sized((CHART.0, height.max(120)), |area| {
+    svg((CHART.0, height.max(120)), |area| {
         let mut chart = ChartBuilder::on(area)
             .margin(10)
             .x_label_area_size(40)
@@ -617,9 +629,9 @@ fn boxes(groups: &[(&str, &[f64])]) -> Result<String> {
             .label_style((FONT, 13))
             .draw()
             .map_err(drawing)?;
-        for (i, (_, values)) in groups.iter().enumerate() {
+        for (i, (_, sample)) in groups.iter().enumerate() {
             let colour = PALETTE[i % PALETTE.len()];
-            let q = |p: f64| quantile(values, p).unwrap_or(0.0);
+            let q = |p: f64| sample.quantile(p).unwrap_or(0.0);
             let y = i as f64;
             let (whiskers, body) = (colour.stroke_width(2), colour.mix(0.35).filled());
             chart
@@ -651,12 +663,8 @@ fn boxes(groups: &[(&str, &[f64])]) -> Result<String> {
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
-fn svg(draw: impl FnOnce(&Area) -> Result<()>) -> Result<String> {
-    svg_sized(CHART, draw)
-}
-
 /// Draws onto a white SVG of `size` and returns its markup.
-fn svg_sized(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<String> {
+fn svg(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<String> {
     let mut markup = String::new();
     {
         let area = SVGBackend::with_string(&mut markup, size).into_drawing_area();
@@ -735,14 +743,14 @@ mod tests {
 
     #[test]
     fn a_cohort_without_scores_or_with_one_still_makes_a_page() {
-        let empty = render(&Cohort::default(), &RunFacts::default()).unwrap();
+        let empty = render(&Cohort::default(), &Run::default()).unwrap();
         assert!(empty.contains("No row has a score."));
         assert!(empty.contains("0 error rows from 0 inputs"));
         let failed = cohort(&[row("a.dcm", "image", "error", "", ("GE", "iDXA"))]);
-        let page = render(&failed, &RunFacts::default()).unwrap();
+        let page = render(&failed, &Run::default()).unwrap();
         assert!(page.contains("No row has a score.") && page.contains("a.dcm"));
         let one = cohort(&[row("a.dcm", "image", "ok", "1.25", ("GE", "iDXA"))]);
-        let page = render(&one, &RunFacts::default()).unwrap();
+        let page = render(&one, &Run::default()).unwrap();
         assert!(
             page.contains("n = 1: mean 1.2500, SD –, median 1.2500"),
             "{page}"
@@ -759,13 +767,14 @@ mod tests {
     #[test]
     fn quantiles_and_spread_follow_the_usual_definitions() {
         let v = [4.0, 1.0, 3.0, 2.0];
-        assert_eq!(quantile(&v, 0.5), Some(2.5));
-        assert_eq!(quantile(&v, 0.25), Some(1.75));
-        assert_eq!(quantile(&v, 1.0), Some(4.0));
-        assert_eq!(mean(&v), Some(2.5));
-        assert!((sd(&v).unwrap() - 1.2909944487358056).abs() < 1e-12);
-        assert_eq!(sd(&[1.0]), None);
-        assert_eq!(quantile(&[], 0.5), None);
+        let v = Sample::of(&v);
+        assert_eq!(v.quantile(0.5), Some(2.5));
+        assert_eq!(v.quantile(0.25), Some(1.75));
+        assert_eq!(v.quantile(1.0), Some(4.0));
+        assert_eq!(v.mean(), Some(2.5));
+        assert!((v.sd().unwrap() - 1.2909944487358056).abs() < 1e-12);
+        assert_eq!(Sample::of(&[1.0]).sd(), None);
+        assert_eq!(Sample::of(&[]).quantile(0.5), None);
     }
 
     #[test]
@@ -796,7 +805,7 @@ mod tests {
         assert_eq!((c.inputs, c.inputs_failed, c.error_rows), (4, 2, 2));
         let ge_scores = &c.scanners[&("image".to_string(), "GE iDXA".to_string())];
         assert_eq!(ge_scores, &vec![1.0, 1.4]);
-        let page = render(&c, &RunFacts::default()).unwrap();
+        let page = render(&c, &Run::default()).unwrap();
         assert!(page.contains("c&lt;x&gt;.dcm"), "paths are escaped");
         assert!(page.contains("pixel data: &lt;truncated&gt; &amp; gone"));
         assert!(
