@@ -1,20 +1,12 @@
-//! The run: every input through decode → region → engine → fit, in parallel, delivered in walk
-//! order.
+//! The per-file pipeline: read → decode → regions → sums → fit → rows, for one input, and the
+//! run that puts every input of a cohort through it on the ordered pool of [`schedule`].
 //!
-//! Worker threads claim inputs in order and send each file's finished report to the calling
-//! thread, which puts them back in walk order before handing them to the sink. A worker never
-//! runs more than a fixed window ahead of the oldest unfinished file, so memory stays bounded
-//! however large the cohort; the cost of the ordering guarantee is that one slow file can briefly
-//! stall the others at the window's edge.
+//! [`schedule`]: crate::schedule
 
-use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use crate::cohort::{self, pseudonym::Pseudonymizer};
 use crate::decode::{self, DicomFile, Meta};
@@ -25,6 +17,7 @@ use crate::fit::{self, FitSpec};
 use crate::picture::{self, qc};
 use crate::region::sidecar::{Entry, Sidecar};
 use crate::region::{self, Extremes, Patch, Shape};
+use crate::schedule::{self, Job, Pool};
 use crate::walk::{self, Input, Skip};
 use crate::write::{Outcome, RegionFacts, ResultRow, VariogramRecord};
 
@@ -48,6 +41,8 @@ pub struct Settings {
     pub pseudonym: Option<Pseudonymizer>,
     /// `--qc`: draw a QC sheet of every frame.
     pub qc: bool,
+    /// `--file-timeout`: an input still being processed after this is an error row.
+    pub file_timeout: Option<Duration>,
 }
 
 impl Settings {
@@ -59,6 +54,10 @@ impl Settings {
             .saturating_add(HEADER_ROOM)
     }
 }
+
+/// `--file-timeout` by default. A DXA file takes milliseconds; this is four orders of magnitude
+/// more, so only a file that hangs its codec or its storage reaches it.
+pub const DEFAULT_FILE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// `--max-pixels` by default: 2^26 stored pixels (128 MiB at 16 bits), a hundred times the
 /// largest DXA image, small enough that every worker holding one stays within a node's memory.
@@ -76,6 +75,9 @@ pub struct FileReport {
     pub skipped: Option<Skip>,
     /// QC sheets (`--qc`), one per frame that decoded.
     pub pictures: Vec<Picture>,
+    /// Set when the engine can compute nothing more (a lost GPU): the run stops before this
+    /// input, whose rows are not written, so `--resume` carries on from it.
+    pub fatal: Option<String>,
 }
 
 /// A frame's QC sheet, drawn by a worker, written by the sink with the file's rows.
@@ -235,11 +237,10 @@ impl FrameScorer<'_> {
                 return;
             }
         };
-        let bits = self.file.meta.bits_stored.unwrap_or(16);
         let outside_values = self
             .settings
             .extremes
-            .excludes(bits)
+            .excludes(geometry.layout.bits_stored)
             .then(|| region::extremes(&frame));
         // (label, sidecar line, shape): the sidecar's regions, else the whole frame.
         let shapes: Vec<(String, Option<&str>, Result<Shape>)> = if regions.is_empty() {
@@ -282,7 +283,12 @@ impl FrameScorer<'_> {
         } else {
             self.engine
                 .variograms(&frame, &patches, self.settings.max_lag)
-                .map_err(|e| e.one_line())
+                .map_err(|e| {
+                    if e.stops_the_run() {
+                        report.fatal.get_or_insert_with(|| e.one_line());
+                    }
+                    e.one_line()
+                })
         };
         let mut scored = Vec::new();
         for (label, cut) in labels.iter().zip(cuts) {
@@ -339,7 +345,10 @@ impl FrameScorer<'_> {
         };
         report.pictures.push(Picture {
             name: qc::file_name(&self.input.display(), self.index + 1),
-            png: qc::render(&sheet).map_err(|e| e.one_line()),
+            // A drawing bug costs the sheet, never the frame's rows.
+            png: catch_unwind(AssertUnwindSafe(|| qc::render(&sheet)))
+                .unwrap_or_else(|_| Err(Error::Picture("drawing the sheet panicked".into())))
+                .map_err(|e| e.one_line()),
         });
     }
 
@@ -565,69 +574,63 @@ impl std::fmt::Display for Summary {
     }
 }
 
+/// The pipeline as the pool's job: what it owns lives as long as a worker stuck in a file.
+struct FileJob {
+    engine: Arc<dyn Engine>,
+    settings: Arc<Settings>,
+}
+
+impl Job for FileJob {
+    type Item = Input;
+    type Output = FileReport;
+
+    fn run(&self, input: &Input) -> FileReport {
+        process(input, self.engine.as_ref(), &self.settings)
+    }
+
+    fn timed_out(&self, input: &Input, limit: Duration) -> FileReport {
+        let why = Error::TimedOut(format!(
+            "still being processed after {} (--file-timeout); the run went on without it",
+            humantime::format_duration(limit)
+        ));
+        file_error(input, self.engine.as_ref(), Meta::default(), why)
+    }
+}
+
 /// Runs every input and hands each report, in walk order, to `sink`.
 ///
-/// Only the sink can fail the run (the output cannot be written); per-file failures are rows.
+/// Per-file failures are rows; the run fails only when the sink does (the output cannot be
+/// written), when the engine is lost (the input it failed on is not handed on), or when inputs
+/// pile up past `--file-timeout`.
 pub fn run(
-    inputs: &[Input],
-    engine: &dyn Engine,
-    settings: &Settings,
+    inputs: Vec<Input>,
+    engine: Arc<dyn Engine>,
+    settings: Arc<Settings>,
     mut sink: impl FnMut(&FileReport) -> Result<()>,
 ) -> Result<Summary> {
     let start = Instant::now();
-    let progress = progress_bar(inputs.len());
-    let jobs = engine.workers(settings.jobs.max(1));
-    let window = jobs * 4;
-    let next = AtomicUsize::new(0);
-    let abort = AtomicBool::new(false);
-    // The number of reports delivered so far; workers wait on it to stay within the window.
-    let delivered = (Mutex::new(0usize), Condvar::new());
+    let pool = Pool {
+        workers: engine.workers(settings.jobs.max(1)),
+        limit: settings.file_timeout,
+    };
+    let threads = worker_pool(pool.workers)?;
     let mut summary = Summary::default();
-    let mut outcome = Ok(());
-    let pool = worker_pool(jobs)?;
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(usize, FileReport)>();
-        let (next, abort, delivered) = (&next, &abort, &delivered);
-        // Every pool thread runs one claim-process-send loop; `tx` drops when all have ended.
-        scope.spawn(move || {
-            pool.broadcast(|_| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= inputs.len() || !wait_for_window(delivered, abort, i, window) {
-                    break;
-                }
-                if tx.send((i, process(&inputs[i], engine, settings))).is_err() {
-                    break;
-                }
-            })
-        });
-        let mut pending = BTreeMap::new();
-        let mut expect = 0;
-        for (i, report) in rx {
-            pending.insert(i, report);
-            while let Some(report) = pending.remove(&expect) {
-                summary.add(&report);
-                progress.inc(1);
-                progress.set_message(format!("{} errors", summary.rows_failed));
-                if let Err(e) = sink(&report) {
-                    outcome = Err(e);
-                    abort.store(true, Ordering::Relaxed);
-                }
-                expect += 1;
-                *delivered.0.lock().unwrap_or_else(|p| p.into_inner()) = expect;
-                delivered.1.notify_all();
-            }
-            if abort.load(Ordering::Relaxed) {
-                break;
-            }
+    let job = FileJob { engine, settings };
+    schedule::run(job, inputs, pool, &threads, |report, progress| {
+        if let Some(why) = report.fatal {
+            let input = report
+                .rows
+                .first()
+                .map_or(String::new(), |r| r.path.clone());
+            return Err(Error::Stopped { input, why });
         }
-        // Wake any worker still waiting so the scope can end.
-        abort.store(true, Ordering::Relaxed);
-        delivered.1.notify_all();
-    });
-    progress.finish_and_clear();
+        summary.add(&report);
+        progress.note(format!("{} errors", summary.rows_failed));
+        sink(&report)
+    })?;
     summary.elapsed = start.elapsed();
     summary.peak_bytes = peak_resident_bytes();
-    outcome.map(|()| summary)
+    Ok(summary)
 }
 
 /// The threads the workers run on. A rayon pool of their own, rather than plain threads, so that
@@ -653,36 +656,6 @@ pub fn peak_resident_bytes() -> Option<u64> {
 /// what follows. Where that is not possible the peak stays the whole process's.
 pub fn reset_peak_resident() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-/// Blocks until input `i` is within `window` of the oldest undelivered one; false on abort.
-fn wait_for_window(
-    delivered: &(Mutex<usize>, Condvar),
-    abort: &AtomicBool,
-    i: usize,
-    window: usize,
-) -> bool {
-    let mut done = delivered.0.lock().unwrap_or_else(|p| p.into_inner());
-    while i >= *done + window && !abort.load(Ordering::Relaxed) {
-        done = delivered.1.wait(done).unwrap_or_else(|p| p.into_inner());
-    }
-    !abort.load(Ordering::Relaxed)
-}
-
-/// Files done/total, rate, ETA and errors so far; drawn only when stderr is a terminal.
-fn progress_bar(total: usize) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-    let style =
-        ProgressStyle::with_template("{bar:30} {pos}/{len} files  {rate}  ETA {eta}  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .with_key(
-                "rate",
-                |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{:.1} files/s", state.per_sec());
-                },
-            );
-    bar.set_style(style);
-    bar
 }
 
 #[cfg(test)]
@@ -735,6 +708,7 @@ mod tests {
             max_pixels: DEFAULT_MAX_PIXELS,
             pseudonym: None,
             qc: false,
+            file_timeout: None,
         };
         let report = process(&Input::new(path), &Broken, &settings);
         assert_eq!(report.rows.len(), 1);

@@ -18,6 +18,7 @@ use crate::phantom::{self, Phantom, Spec, Style, Syntax};
 use crate::region::Extremes;
 use crate::walk;
 use crate::write::ResultsWriter;
+use std::sync::Arc;
 
 /// Distinct phantoms in a cohort; the rest are copies. Synthesis is far slower than scoring.
 const DISTINCT: usize = 8;
@@ -71,16 +72,16 @@ pub fn run(cohort: Cohort) -> Result<Report> {
         .map_err(|e| Error::Output(format!("cannot create a temporary directory: {e}")))?;
     write_cohort(dir.path(), &cohort)?;
     let started = Instant::now();
-    let cpu_engine = engine::open(Choice::Cpu)?;
-    let cpu = measure(&cohort, dir.path(), cpu_engine.as_ref(), started.elapsed())?;
+    let cpu_engine = Arc::from(engine::open(Choice::Cpu)?);
+    let cpu = measure(&cohort, dir.path(), cpu_engine, started.elapsed())?;
     let started = Instant::now();
     let gpu = match GpuEngine::open(Want::Any) {
-        Ok(Some(gpu)) => measure(&cohort, dir.path(), &gpu, started.elapsed())
-            .map(|m| Measurement {
-                software: gpu.is_software(),
-                ..m
-            })
-            .map_err(|e| e.one_line()),
+        Ok(Some(gpu)) => {
+            let software = gpu.is_software();
+            measure(&cohort, dir.path(), Arc::new(gpu), started.elapsed())
+                .map(|m| Measurement { software, ..m })
+                .map_err(|e| e.one_line())
+        }
         Ok(None) => Err("wgpu found no adapter".to_string()),
         Err(e) => Err(e.one_line()),
     };
@@ -126,7 +127,7 @@ pub fn write_cohort(dir: &Path, c: &Cohort) -> Result<()> {
 pub fn measure(
     cohort: &Cohort,
     dir: &Path,
-    engine: &dyn Engine,
+    engine: Arc<dyn Engine>,
     startup: Duration,
 ) -> Result<Measurement> {
     let settings = Settings {
@@ -140,12 +141,14 @@ pub fn measure(
         max_pixels: DEFAULT_MAX_PIXELS,
         pseudonym: None,
         qc: false,
+        file_timeout: None,
     };
     let inputs = walk::walk(&[dir.to_path_buf()]);
     let mut sink = ResultsWriter::new(std::io::sink(), true)?;
     let mut pair_evaluations = 0;
     reset_peak_resident();
-    let summary = batch::run(&inputs, engine, &settings, |report| {
+    let described = engine.describe();
+    let summary = batch::run(inputs, engine, Arc::new(settings), |report| {
         pair_evaluations += report
             .variograms
             .iter()
@@ -161,7 +164,7 @@ pub fn measure(
         )));
     }
     Ok(Measurement {
-        engine: engine.describe(),
+        engine: described,
         images: summary.rows_ok,
         pair_evaluations,
         elapsed: summary.elapsed,

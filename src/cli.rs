@@ -4,30 +4,29 @@
 //! checks them once, up front, and builds the walker, engine and writers. Nothing here decides a
 //! number; it only connects the stages.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::batch::{self, FileReport, Picture, Settings, DEFAULT_MAX_PIXELS};
+use crate::batch::{Settings, DEFAULT_FILE_TIMEOUT, DEFAULT_MAX_PIXELS};
 use crate::bench;
-use crate::cohort::manifest::{FileDigest, Manifest, Parameters, RunFacts};
+use crate::cohort::manifest::Manifest;
 use crate::cohort::merge;
 use crate::cohort::pseudonym::Pseudonymizer;
-use crate::cohort::resume::{self, Done};
 use crate::cohort::shard::Shard;
-use crate::engine::{self, Choice};
+use crate::cohort::{lock, same_file};
+use crate::engine::Choice;
 use crate::error::{Error, Result};
 use crate::fit::{FitRange, FitSpec};
+use crate::job;
 use crate::phantom::spine::{self, Spine, SpineSpec};
 use crate::phantom::{self, Phantom, Spec, Style, Syntax};
 use crate::picture::report::{self, Cohort};
 use crate::region::sidecar::Sidecar;
 use crate::region::Extremes;
-use crate::walk;
-use crate::write::{ResultsWriter, VariogramWriter, RESULT_COLUMNS, VARIOGRAM_COLUMNS};
 
 /// The largest lag accepted: far beyond the fit range of any published TBS definition.
 pub const MAX_LAG_LIMIT: usize = 256;
@@ -157,6 +156,10 @@ pub struct RunArgs {
     /// scanner, the failures with their reasons, and the run's parameters and timing.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// An input still being processed after this long becomes an error row saying so, and the
+    /// run goes on: seconds (`90`) or a duration (`2m`); 0 for no limit. [default: 120]
+    #[arg(long, value_name = "SECS")]
+    pub file_timeout: Option<String>,
 }
 
 /// Flags of `tbs-batch phantom`.
@@ -224,6 +227,11 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn run_batch(args: &RunArgs) -> Result<()> {
+    job::run(configure(args)?)
+}
+
+/// The flags of the main job, checked once, up front, into its configuration.
+fn configure(args: &RunArgs) -> Result<job::Config> {
     if args.paths.is_empty() {
         return Err(Error::Config(
             "no input: give DICOM files or directories".into(),
@@ -249,218 +257,56 @@ fn run_batch(args: &RunArgs) -> Result<()> {
             .map(Pseudonymizer::load)
             .transpose()?,
         qc: args.qc.is_some(),
+        file_timeout: file_timeout(args.file_timeout.as_deref())?,
     };
-    // Before any output file is created, so a missing GPU leaves nothing half-written behind.
-    let choice = match (args.cpu, args.gpu) {
+    let engine = match (args.cpu, args.gpu) {
         (true, _) => Choice::Cpu,
         (_, true) => Choice::Gpu,
         _ => Choice::Auto,
     };
-    let engine = engine::open(choice)?;
-    let shard = Shard::choose(args.shard, |k| std::env::var(k).ok())?;
-    let walked = walk::walk(&args.paths);
-    let mine: Vec<(usize, &walk::Input)> = walked
-        .iter()
-        .enumerate()
-        .filter(|(p, _)| shard.owns(*p))
-        .collect();
-    let parameters = parameters(args, &settings)?;
-    if let (Some(out), true) = (&args.output, args.resume) {
-        check_same_run(out, &parameters, shard)?;
-    }
-    if let Some(dir) = &args.qc {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Output(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    let outputs = Outputs::open(args)?;
-    // `--report`: the rows as they are written, after those a resumed file already holds.
-    let mut cohort = args.report.as_ref().map(|_| Cohort::default());
-    if let (Some(c), Some(out), true) = (cohort.as_mut(), &args.output, args.resume) {
-        c.add_file(out)?;
-    }
-    let pending: Vec<walk::Input> = mine
-        .iter()
-        .filter(|(_, i)| !outputs.done.paths.contains(&i.display()))
-        .map(|(_, i)| (*i).clone())
-        .collect();
-    let (mut results, mut variogram) = (outputs.results, outputs.variogram);
-    let mut undrawn = 0;
-    let summary = batch::run(
-        &pending,
-        engine.as_ref(),
-        &settings,
-        |report: &FileReport| {
-            if let Some(dir) = &args.qc {
-                undrawn += write_pictures(dir, &report.pictures)?;
-            }
-            // Variogram first: a results row is the record that the input is done.
-            if let Some(v) = variogram.as_mut() {
-                v.write_file(&report.variograms)?;
-            }
-            results.write_file(&report.rows)?;
-            if let Some(c) = cohort.as_mut() {
-                c.add_rows(&report.rows);
-            }
-            Ok(())
-        },
-    )?;
-    drop((results, variogram));
-    for line in settings
-        .sidecar
-        .as_ref()
-        .map(|s| s.unmatched())
-        .unwrap_or_default()
-    {
-        eprintln!("tbs-batch: warning: {line}");
-    }
-    let resumed = match mine.len() - pending.len() {
-        0 => String::new(),
-        n => format!("; {n} inputs already done (--resume)"),
-    };
-    let sliced = if shard == Shard::ALL {
-        String::new()
-    } else {
-        format!("; shard {shard}: {} of {} inputs", mine.len(), walked.len())
-    };
-    let summary = format!("{summary}{resumed}{sliced}");
-    eprintln!("tbs-batch: {summary}; engine {}", engine.describe());
-    if undrawn > 0 {
-        eprintln!("tbs-batch: warning: {undrawn} QC sheets could not be drawn (see above)");
-    }
-    if let (Some(c), Some(path)) = (cohort, &args.report) {
-        let facts = report::Run {
-            qc: args.qc.as_deref().and_then(|dir| relative_link(path, dir)),
-            ..report::Run::new(Some(&parameters), engine.describe(), summary)
-        };
-        report::write(path, &c, &facts)?;
-    }
-    if let Some(out) = &args.output {
-        let facts = RunFacts {
-            command: std::env::args().collect(),
-            parameters,
-            engine: engine.name().into(),
-            adapter: engine.describe(),
-            shard,
-            walk_inputs: walked.len(),
-        };
-        Manifest::build(out, &mine, facts)?.write(out)?;
-    }
-    Ok(())
-}
-
-/// The run's output files, opened fresh or, with `--resume`, repaired and opened for appending.
-struct Outputs {
-    results: ResultsWriter<Box<dyn Write>>,
-    variogram: Option<VariogramWriter<BufWriter<File>>>,
-    done: Done,
-}
-
-impl Outputs {
-    fn open(args: &RunArgs) -> Result<Outputs> {
-        let (done, variogram_header) = match (&args.output, args.resume) {
-            (Some(out), true) => {
-                let done = resume::repair_results(out, RESULT_COLUMNS)?;
-                let header = match &args.variogram {
-                    Some(v) => resume::repair_variogram(v, VARIOGRAM_COLUMNS, &done)?,
-                    None => false,
-                };
-                (done, header)
-            }
-            _ => (Done::default(), false),
-        };
-        let results: Box<dyn Write> = match &args.output {
-            Some(p) => Box::new(open_file(p, args.resume)?),
-            None => Box::new(BufWriter::new(io::stdout().lock())),
-        };
-        let variogram = match &args.variogram {
-            Some(p) => Some(VariogramWriter::new(
-                open_file(p, args.resume)?,
-                !variogram_header,
-            )?),
-            None => None,
-        };
-        Ok(Outputs {
-            results: ResultsWriter::new(results, !done.has_header)?,
-            variogram,
-            done,
-        })
-    }
-}
-
-/// Writes a file's QC sheets under `dir`; returns how many could not be drawn (each is warned
-/// about). A sheet that cannot be written stops the run, as a results row that cannot would.
-fn write_pictures(dir: &Path, pictures: &[Picture]) -> Result<usize> {
-    let mut undrawn = 0;
-    for picture in pictures {
-        let path = dir.join(&picture.name);
-        match &picture.png {
-            Ok(png) => {
-                let written = path
-                    .parent()
-                    .map_or(Ok(()), std::fs::create_dir_all)
-                    .and_then(|()| std::fs::write(&path, png));
-                written
-                    .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))?;
-            }
-            Err(e) => {
-                eprintln!("tbs-batch: warning: QC sheet {}: {e}", path.display());
-                undrawn += 1;
-            }
-        }
-    }
-    Ok(undrawn)
-}
-
-/// The folder `to` as a relative link from the page `from`; `None` when either cannot be
-/// resolved (the report then names no sheets).
-fn relative_link(from: &Path, to: &Path) -> Option<PathBuf> {
-    let page_dir = match from.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let (base, target) = (page_dir.canonicalize().ok()?, to.canonicalize().ok()?);
-    let common = base
-        .components()
-        .zip(target.components())
-        .take_while(|(a, b)| a == b)
-        .count();
-    let ups = base.components().count() - common;
-    let mut link: PathBuf = std::iter::repeat_n("..", ups).collect();
-    link.extend(target.components().skip(common));
-    Some(link)
-}
-
-/// Refuses to resume a file whose manifest says it was made with other settings or another shard:
-/// its rows and the new ones would not belong in one file.
-fn check_same_run(out: &Path, parameters: &Parameters, shard: Shard) -> Result<()> {
-    let Some(old) = Manifest::read_for(out)? else {
-        return Ok(());
-    };
-    if old.run.parameters != *parameters || old.run.shard != shard {
-        return Err(Error::Config(format!(
-            "--resume: {} was written with other settings or another shard ({}); \
-             resume with the same flags, or write to a new file",
-            out.display(),
-            Manifest::path_for(out).display()
-        )));
-    }
-    Ok(())
-}
-
-/// What the manifest records of the settings.
-fn parameters(args: &RunArgs, settings: &Settings) -> Result<Parameters> {
-    Ok(Parameters {
-        max_lag: settings.max_lag,
-        fit: settings.fit.to_string(),
-        extremes: format!("{:?}", settings.extremes).to_lowercase(),
-        spacing_mm: settings.spacing,
-        roi: args.roi.as_deref().map(FileDigest::of).transpose()?,
-        pseudonymized: settings.pseudonym.is_some(),
-        max_pixels: settings.max_pixels,
+    Ok(job::Config {
+        paths: args.paths.clone(),
+        engine,
+        settings,
+        output: args.output.clone(),
+        variogram: args.variogram.clone(),
+        resume: args.resume,
+        shard: Shard::choose(args.shard, |k| std::env::var(k).ok())?,
+        roi: args.roi.clone(),
+        qc: args.qc.clone(),
+        report: args.report.clone(),
+        command: std::env::args().collect(),
     })
 }
 
+/// `--file-timeout`: seconds (`90`, `0.5`) or a duration (`2m`, `500ms`); 0 means no limit.
+fn file_timeout(text: Option<&str>) -> Result<Option<Duration>> {
+    let Some(text) = text else {
+        return Ok(Some(DEFAULT_FILE_TIMEOUT));
+    };
+    let limit = match text.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Duration::from_secs_f64(secs),
+        Ok(_) => {
+            return Err(Error::Config(format!(
+                "--file-timeout {text}: not a duration"
+            )))
+        }
+        Err(_) => humantime::parse_duration(text.trim())
+            .map_err(|e| Error::Config(format!("--file-timeout {text}: {e}")))?,
+    };
+    Ok((!limit.is_zero()).then_some(limit))
+}
+
 fn run_merge(args: &MergeArgs) -> Result<()> {
+    if let Some(out) = &args.output {
+        if let Some(input) = args.files.iter().find(|f| same_file(f, out)) {
+            return Err(Error::Config(format!(
+                "merge -o {} would overwrite its input {}",
+                out.display(),
+                input.display()
+            )));
+        }
+    }
     let out = open_output(args.output.as_ref())?;
     let report = merge::merge(&args.files, out)?;
     for line in &report.warnings {
@@ -568,25 +414,15 @@ fn run_bench(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// `merge -o FILE`, locked for this writer and emptied; else standard output.
 fn open_output(path: Option<&PathBuf>) -> Result<Box<dyn Write>> {
-    match path {
-        Some(p) => Ok(Box::new(open_file(p, false)?)),
-        None => Ok(Box::new(BufWriter::new(io::stdout().lock()))),
-    }
-}
-
-/// Creates (truncates) a file, or opens it for appending.
-fn open_file(path: &PathBuf, append: bool) -> Result<BufWriter<File>> {
-    let mut options = std::fs::OpenOptions::new();
-    if append {
-        options.create(true).append(true);
-    } else {
-        options.create(true).write(true).truncate(true);
-    }
-    options
-        .open(path)
-        .map(BufWriter::new)
-        .map_err(|e| Error::Output(format!("cannot create {}: {e}", path.display())))
+    let Some(path) = path else {
+        return Ok(Box::new(BufWriter::new(io::stdout().lock())));
+    };
+    let file = lock::writer(path)?;
+    file.set_len(0)
+        .map_err(|e| Error::Output(format!("cannot empty {}: {e}", path.display())))?;
+    Ok(Box::new(BufWriter::new(file)))
 }
 
 fn write_spines(args: &SpineArgs) -> Result<()> {

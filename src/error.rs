@@ -44,9 +44,23 @@ pub enum Error {
     Bench(String),
     #[error("internal error while processing this file: {0}")]
     Panic(String),
+    #[error("timed out: {0}")]
+    TimedOut(String),
+    #[error("the GPU failed and computes nothing more: {0}")]
+    DeviceLost(String),
+    #[error("stopped before {input} ({why}); carry on with --resume")]
+    Stopped { input: String, why: String },
+    #[error("stalled: {0}")]
+    Stalled(String),
 }
 
 impl Error {
+    /// Whether no later input could be computed either, so the run must stop rather than write
+    /// an error row for every input left.
+    pub fn stops_the_run(&self) -> bool {
+        matches!(self, Error::DeviceLost(_))
+    }
+
     /// The message as it goes into a CSV cell: one line, whatever the underlying error said.
     pub fn one_line(&self) -> String {
         let text = self.to_string();

@@ -3,8 +3,9 @@
 //! The data's journey, one module per stage: [`walk`] lists the inputs, [`decode`] turns a file
 //! into frames of stored integers, [`region`] says which pixels count, [`engine`] sums the pixel
 //! pairs exactly, [`fit`] turns the sums into a score, and [`write`] streams the CSV files.
-//! [`batch`] runs the stages over a cohort in parallel and in order; [`cli`] is the command line;
-//! [`cohort`] resumes, shards and merges runs and writes their manifests; [`picture`] draws the
+//! [`batch`] is the per-file pipeline through those stages, run over a cohort in parallel and in
+//! order by [`schedule`]; [`job`] owns a run's outputs; [`cli`] turns the command line into a
+//! job; [`cohort`] resumes, shards, locks and merges runs and writes their manifests; [`picture`] draws the
 //! QC sheets and the cohort report; [`phantom`] writes test images of known texture and
 //! [`bench`] times the engines on them.
 
@@ -16,9 +17,11 @@ pub mod decode;
 pub mod engine;
 pub mod error;
 pub mod fit;
+pub mod job;
 pub mod phantom;
 pub mod picture;
 pub mod region;
+pub mod schedule;
 pub mod walk;
 pub mod write;
 

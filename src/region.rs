@@ -28,12 +28,51 @@ pub enum Shape {
     },
     /// Vertices (x, y); the edge from the last back to the first closes it. Even-odd filling.
     Polygon(Vec<(f64, f64)>),
-    /// A mask image: one byte per pixel, row by row; 1 is inside, 0 outside.
+    /// A mask image of `rows` × `cols` pixels.
     Mask {
         rows: usize,
         cols: usize,
-        bytes: Vec<u8>,
+        inside: Inside,
     },
+}
+
+/// Which pixels of a box count: one byte per pixel, row by row, 1 inside and 0 outside. Every
+/// byte is 0 or 1 by construction, so the kernels may multiply by it: a mask image's 255 can
+/// never reach a kernel as a factor of 255.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inside(Vec<u8>);
+
+impl Inside {
+    /// Nonzero bytes are inside.
+    pub fn from_nonzero(mut bytes: Vec<u8>) -> Self {
+        for b in &mut bytes {
+            *b = u8::from(*b != 0);
+        }
+        Inside(bytes)
+    }
+
+    /// `pixels` pixels, all inside.
+    pub fn all(pixels: usize) -> Self {
+        Inside(vec![1; pixels])
+    }
+
+    /// The 0/1 bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Pixels inside.
+    pub fn count(&self) -> u64 {
+        self.0.iter().map(|&m| u64::from(m)).sum()
+    }
+
+    /// Takes out the pixels whose value is `lo` or `hi`; `pixels` are the box's, in order.
+    fn exclude_values(&mut self, pixels: &[u16], (lo, hi): (u16, u16)) {
+        // Branch-free, so it vectorises: a pixel inside and extreme is taken out.
+        for (m, &p) in self.0.iter_mut().zip(pixels) {
+            *m &= u8::from(p != lo && p != hi);
+        }
+    }
 }
 
 /// Which stored values are left out of every region (`--extremes`).
@@ -69,8 +108,8 @@ pub struct Patch {
     /// The box's size.
     pub rows: usize,
     pub cols: usize,
-    /// 1 inside, 0 outside, one byte per pixel of the box; `None` when every pixel is inside.
-    pub inside: Option<Vec<u8>>,
+    /// Which pixels of the box are inside; `None` when every pixel is.
+    pub inside: Option<Inside>,
     /// Pixels of the region left out because they hold an extreme value.
     pub excluded: u64,
 }
@@ -100,16 +139,12 @@ impl Patch {
             inside: mask_of(shape, top, left, rows, cols),
             excluded: 0,
         };
-        if let Some((lo, hi)) = outside_values {
+        if let Some(values) = outside_values {
             let pixels = patch.pixels(frame);
-            let mask = patch.inside.get_or_insert_with(|| vec![1; rows * cols]);
-            let inside_before = mask.iter().map(|&m| u64::from(m)).sum::<u64>();
-            // Branch-free, so it vectorises: a pixel inside and extreme is taken out and counted.
-            for (m, &p) in mask.iter_mut().zip(pixels.iter()) {
-                *m &= u8::from(p != lo && p != hi);
-            }
-            let left = mask.iter().map(|&m| u64::from(m)).sum::<u64>();
-            patch.excluded = inside_before - left;
+            let mask = patch.inside.get_or_insert_with(|| Inside::all(rows * cols));
+            let before = mask.count();
+            mask.exclude_values(&pixels, values);
+            patch.excluded = before - mask.count();
         }
         Ok(patch)
     }
@@ -202,17 +237,17 @@ fn bounds(shape: &Shape, frame: &Frame) -> Result<(usize, usize, usize, usize)> 
 }
 
 /// Which pixels of the bounding box are inside; `None` when all are.
-fn mask_of(shape: &Shape, top: usize, left: usize, rows: usize, cols: usize) -> Option<Vec<u8>> {
+fn mask_of(shape: &Shape, top: usize, left: usize, rows: usize, cols: usize) -> Option<Inside> {
     match shape {
         Shape::WholeFrame | Shape::Rect { .. } => None,
-        Shape::Mask { bytes, .. } => Some(bytes.clone()),
+        Shape::Mask { inside, .. } => Some(inside.clone()),
         Shape::Polygon(vertices) => {
             let mut mask = vec![0u8; rows * cols];
             for (r, line) in mask.chunks_mut(cols.max(1)).enumerate() {
                 let cy = (top + r) as f64 + 0.5;
                 fill_scanline(vertices, cy, left, line);
             }
-            Some(mask)
+            Some(Inside(mask))
         }
     }
 }
@@ -247,7 +282,9 @@ mod tests {
     }
 
     fn inside(p: &Patch) -> Vec<u8> {
-        p.inside.clone().unwrap_or_else(|| vec![1; p.rows * p.cols])
+        p.inside
+            .as_ref()
+            .map_or_else(|| vec![1; p.rows * p.cols], |m| m.as_bytes().to_vec())
     }
 
     #[test]
@@ -317,7 +354,7 @@ mod tests {
         let small = Shape::Mask {
             rows: 4,
             cols: 3,
-            bytes: vec![1; 12],
+            inside: Inside::all(12),
         };
         let e = Patch::cut(&f, &small, None).unwrap_err().to_string();
         assert!(e.contains("the mask is 3 × 4, the image 4 × 4"), "{e}");
@@ -327,7 +364,7 @@ mod tests {
     fn extremes_are_left_out_and_counted() {
         let f = Frame::new(2, 3, vec![0, 5, 252, 7, 0, 9]).unwrap();
         let p = Patch::cut(&f, &Shape::WholeFrame, Some(extremes(&f))).unwrap();
-        assert_eq!(p.inside, Some(vec![0, 1, 0, 1, 0, 1]));
+        assert_eq!(p.inside, Some(Inside(vec![0, 1, 0, 1, 0, 1])));
         assert_eq!(p.excluded, 3);
         assert!(Extremes::Auto.excludes(8) && !Extremes::Auto.excludes(12));
     }

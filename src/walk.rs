@@ -25,6 +25,8 @@ pub struct Input {
 pub struct Stamp {
     pub len: u64,
     pub modified: Option<SystemTime>,
+    /// A regular file (not a FIFO, socket or device).
+    pub regular: bool,
 }
 
 impl Stamp {
@@ -33,6 +35,7 @@ impl Stamp {
         Ok(Stamp {
             len: m.len(),
             modified: m.modified().ok(),
+            regular: m.is_file(),
         })
     }
 }
@@ -58,6 +61,12 @@ impl Input {
             source,
         };
         let before = Stamp::of(&self.path).map_err(io)?;
+        if !before.regular {
+            return Err(Error::Changed(format!(
+                "{} is no longer a regular file",
+                self.display()
+            )));
+        }
         if self.seen.is_some_and(|seen| seen != before) {
             return Err(Error::Changed(format!(
                 "{} changed after the run listed it ({} bytes then, {} now)",
@@ -136,6 +145,9 @@ pub enum Skip {
     NoPreamble,
     /// A media directory (DICOMDIR), which indexes images but holds none.
     Dicomdir,
+    /// Not a regular file: a FIFO, socket or device (itself or behind a symlink). Opening one
+    /// can block forever, so it never is.
+    NotAFile,
 }
 
 /// The SOP Class UID of a DICOMDIR; it sits in the file meta group near the start of the file.
@@ -146,6 +158,9 @@ const MEDIA_DIRECTORY_UID: &[u8] = b"1.2.840.10008.1.3.10\0";
 /// Returns `Ok(None)` for a file to process. Read errors are returned so that an unreadable file
 /// becomes an error row rather than a silent skip.
 pub fn classify(path: &Path) -> std::io::Result<Option<Skip>> {
+    if !fs::metadata(path)?.is_file() {
+        return Ok(Some(Skip::NotAFile));
+    }
     if path
         .file_name()
         .is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))

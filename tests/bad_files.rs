@@ -139,12 +139,6 @@ fn the_fuzz_regression_corpus_gives_rows_not_panics() {
         deflate["error"].contains("deflated data set"),
         "{deflate:?}"
     );
-    let summary = String::from_utf8_lossy(&out.stderr);
-    let peak_mb: u64 = summary
-        .split("peak memory ")
-        .nth(1)
-        .and_then(|t| t.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{summary}"));
+    let peak_mb = crate::util::peak_mb(&out);
     assert!(peak_mb < 200, "peak memory {peak_mb} MB on the corpus");
 }

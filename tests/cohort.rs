@@ -15,12 +15,12 @@ use crate::util::{parse_csv, phantom_file, run, s, spec, truncate};
 
 /// A small cohort in nested directories: multi-frame files (several rows per input), a broken
 /// file (an error row), and a text file (skipped, no rows).
-fn cohort(dir: &Path, files: usize) {
+pub fn cohort(dir: &Path, files: usize) {
     sized_cohort(dir, files, 48);
 }
 
 /// As [`cohort`], with scans `cols` wide.
-fn sized_cohort(dir: &Path, files: usize, cols: usize) {
+pub fn sized_cohort(dir: &Path, files: usize, cols: usize) {
     for i in 0..files {
         let sub = dir.join(format!("site{}", i % 3));
         std::fs::create_dir_all(&sub).unwrap();
@@ -48,16 +48,16 @@ fn sized_cohort(dir: &Path, files: usize, cols: usize) {
     std::fs::write(dir.join("notes.txt"), "not an image\n").unwrap();
 }
 
-fn binary() -> Command {
+pub fn binary() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tbs-batch"))
 }
 
-fn read(path: &Path) -> Vec<u8> {
+pub fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Runs to completion, asserting success.
-fn complete(args: &[&str]) {
+pub fn complete(args: &[&str]) {
     let out = run(args);
     assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
 }

@@ -14,7 +14,7 @@ use tbs_batch::engine::cpu::{self, whole_frame};
 use tbs_batch::engine::gpu::{GpuEngine, Want};
 use tbs_batch::engine::Engine;
 use tbs_batch::phantom::{Phantom, Syntax};
-use tbs_batch::region::{self, Patch, Shape};
+use tbs_batch::region::{self, Inside, Patch, Shape};
 
 use tbs_batch::picture::qc;
 
@@ -75,7 +75,7 @@ fn masked(frame: &Frame, rng: &mut ChaCha8Rng, inside: f64) -> Patch {
         .map(|_| u8::from(rng.random_bool(inside)))
         .collect();
     Patch {
-        inside: Some(mask),
+        inside: Some(Inside::from_nonzero(mask)),
         ..Patch::whole(frame)
     }
 }
@@ -142,9 +142,11 @@ fn many_regions(frame: &Frame, rng: &mut ChaCha8Rng) -> Vec<Patch> {
     let mask = Shape::Mask {
         rows,
         cols,
-        bytes: (0..rows * cols)
-            .map(|_| u8::from(rng.random_bool(0.7)))
-            .collect(),
+        inside: Inside::from_nonzero(
+            (0..rows * cols)
+                .map(|_| u8::from(rng.random_bool(0.7)))
+                .collect(),
+        ),
     };
     let (w, h) = (cols as f64, rows as f64);
     let polygon = Shape::Polygon(vec![(0.5, 1.0), (w - 3.0, 2.5), (w / 2.0, h - 1.5)]);

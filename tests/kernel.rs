@@ -3,9 +3,9 @@
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use tbs_batch::decode::Frame;
-use tbs_batch::engine::cpu::{reference, whole_frame};
+use tbs_batch::engine::cpu::{self, reference, whole_frame};
 use tbs_batch::fit::{fit, FitRange};
-use tbs_batch::region::Patch;
+use tbs_batch::region::{Inside, Patch};
 
 use crate::util::random_frame;
 
@@ -96,4 +96,27 @@ fn transposition_and_rotation_leave_the_slope_unchanged() {
         assert_eq!(vg.vertical, base.horizontal);
         assert_eq!(tbs(g), tbs(&f));
     }
+}
+
+/// Issue 14 (6d): a mask whose "inside" bytes are 255 rather than 1 (as a PNG mask read
+/// straight would be) must mean the same as a 0/1 mask to every kernel.
+#[test]
+fn a_mask_of_255s_means_what_a_mask_of_1s_means() {
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let f = random_frame(&mut rng, 23, 41, u16::from(u8::MAX));
+    let bits: Vec<bool> = (0..23 * 41).map(|i| (i * 37) % 5 != 0).collect();
+    let mask = |inside: u8| Patch {
+        inside: Some(Inside::from_nonzero(
+            bits.iter().map(|&b| inside * u8::from(b)).collect(),
+        )),
+        ..Patch::whole(&f)
+    };
+    let (ones, full) = (mask(1), mask(255));
+    let expect = reference(&f, &ones, 6);
+    assert_eq!(cpu::sums(&f, &full, 6), expect);
+    assert_eq!(reference(&f, &full, 6), expect);
+    assert!(
+        expect.horizontal[0].pairs < 23 * 40,
+        "the mask removed pairs"
+    );
 }

@@ -151,10 +151,13 @@ fn a_resumed_run_reports_the_rows_of_every_attempt() {
         v.iter().map(String::as_str).collect()
     }
     ok(&run(&argv(&args(&whole, &page_whole))));
-    // A run killed after its first inputs: the file holds a prefix of the rows.
+    // A run killed after its first inputs: the file holds a prefix of the rows, and the
+    // manifest the run wrote when it started.
     let text = std::fs::read_to_string(&whole).unwrap();
     let prefix: Vec<&str> = text.lines().take(4).collect();
     std::fs::write(&resumed, prefix.join("\n") + "\n").unwrap();
+    let manifest = |csv: &Path| PathBuf::from(format!("{}.manifest.json", s(csv)));
+    std::fs::copy(manifest(&whole), manifest(&resumed)).unwrap();
     let mut again = args(&resumed, &page_resumed);
     again.push("--resume".into());
     ok(&run(&argv(&again)));
@@ -325,4 +328,39 @@ fn screenshot(page: &Path, dir: &Path) -> Option<image::RgbImage> {
             .expect("chromium wrote a screenshot")
             .to_rgb8(),
     )
+}
+
+/// Issue 14 (6a): a mask of the wrong size made outlining panic, so the file became one
+/// internal-error row and its good regions' rows were lost.
+#[test]
+fn qc_with_a_mask_of_the_wrong_size_keeps_every_good_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scans, _) = vertebrae_fixture(dir.path());
+    image::GrayImage::from_pixel(30, 20, image::Luma([255]))
+        .save(dir.path().join("small.png"))
+        .unwrap();
+    let sidecar = dir.path().join("rois.csv");
+    std::fs::write(
+        &sidecar,
+        "path,roi,x,y,width,height,mask\n\
+         spine.dcm,L1,20,4,40,16,\n\
+         spine.dcm,L2,20,26,40,16,\n\
+         spine.dcm,L3,,,,,small.png\n",
+    )
+    .unwrap();
+    let qc = dir.path().join("qc");
+    let out = run(&["--cpu", s(&scans), "--roi", s(&sidecar), "--qc", s(&qc)]);
+    ok(&out);
+    let (_, rows) = parse_csv(&out.stdout);
+    let status: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["roi"].as_str(), r["status"].as_str()))
+        .collect();
+    assert_eq!(
+        status,
+        [("L1", "ok"), ("L2", "ok"), ("L3", "error"), ("L1-L4", "ok")],
+        "{rows:?}"
+    );
+    assert!(rows[2]["error"].contains("the mask is 30 × 20"), "{rows:?}");
+    assert_eq!(files(&qc).len(), 1, "the frame's sheet is drawn");
 }

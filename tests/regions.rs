@@ -219,3 +219,21 @@ fn the_spine_sample_ranks_its_vertebrae_by_h_and_an_independent_check_agrees() {
     }
     independent::check_run(&spine, &[], Some(&roi));
 }
+
+/// Issue 14 (6c): Bits Stored was read in two places with different fallbacks, so an 8-bit
+/// file without it kept its extremes under `--extremes auto`.
+#[test]
+fn an_8_bit_file_without_bits_stored_loses_its_extremes_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scans, _) = vertebrae_fixture(dir.path());
+    let with = results(&["--cpu", s(&scans)]);
+    crate::util::edit_dicom(&scans.join("spine.dcm"), |o| {
+        o.remove_element(dicom_dictionary_std::tags::BITS_STORED);
+        o.remove_element(dicom_dictionary_std::tags::HIGH_BIT);
+    });
+    let without = results(&["--cpu", s(&scans)]);
+    assert_eq!(without[0]["status"], "ok", "{without:?}");
+    assert_eq!(without[0]["bits_stored"], "8", "Bits Allocated stands in");
+    assert_eq!(without[0]["excluded_pixels"], with[0]["excluded_pixels"]);
+    assert_eq!(without[0]["tbs"], with[0]["tbs"]);
+}

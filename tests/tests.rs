@@ -8,6 +8,8 @@ mod independent;
 mod kernel;
 mod phantoms;
 mod pictures;
+mod readers;
 mod regions;
+mod runs;
 mod syntaxes;
 mod util;

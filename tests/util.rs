@@ -100,6 +100,17 @@ pub fn run(args: &[&str]) -> Output {
         .expect("binary runs")
 }
 
+/// The peak memory a run's summary line reports, in MB.
+pub fn peak_mb(out: &Output) -> u64 {
+    let summary = String::from_utf8_lossy(&out.stderr);
+    summary
+        .split("peak memory ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in: {summary}"))
+}
+
 /// Parses CSV text with a header into rows of column → value.
 pub fn parse_csv(text: &[u8]) -> (Vec<String>, Vec<HashMap<String, String>>) {
     let mut reader = csv::Reader::from_reader(text);

@@ -1,10 +1,13 @@
 //! The manifest beside a results file: what was run, how, on what, and every input's SHA-256.
 //!
-//! It is written at the end of every run that writes `-o FILE`, as `FILE.manifest.json`, from the
-//! results file itself, so a resumed run's manifest covers the rows of every attempt. The hashes
-//! in it are those of the bytes each row was computed from (the `sha256` column), not of the
-//! files as they are when the manifest is written. `merge` reads the walk positions and the shard
-//! from it to restore walk order and to find inputs that no shard reported.
+//! A run that writes `-o FILE` writes `FILE.manifest.json` before its first row, saying how the
+//! file is being made (parameters, engine, shard, walk size) and listing its inputs as pending,
+//! so that even a killed run leaves the record `--resume` and `merge` check against. At the end
+//! it is completed from the results file itself, so a resumed run's manifest covers the rows of
+//! every attempt. The hashes in it are those of the bytes each row was computed from (the
+//! `sha256` column), not of the files as they are when the manifest is written. `merge` reads
+//! the walk positions and the shard from it to restore walk order and to find inputs that no
+//! shard reported. Both writes are whole or nothing (a temporary file renamed).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::shard::Shard;
 use super::{sha256_file, ResultsReader};
 use crate::error::{Error, Result};
-use crate::walk::{self, Input};
+use crate::walk::{self, Input, Skip};
 
 /// The manifest file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +26,10 @@ pub struct Manifest {
     pub version: String,
     /// When the manifest was written, UTC, RFC 3339.
     pub written: String,
+    /// `running` from the run's start until it ends, then `complete`. A manifest left saying
+    /// `running` belongs to a run that was killed.
+    #[serde(default = "complete")]
+    pub state: String,
     /// How the run was made; its fields sit at the top level of the file.
     #[serde(flatten)]
     pub run: RunFacts,
@@ -44,7 +51,54 @@ pub struct Parameters {
     /// The `--roi` sidecar, when given.
     pub roi: Option<FileDigest>,
     pub pseudonymized: bool,
+    /// A check value of the `--pseudonymize` key (not the key), so runs under different keys,
+    /// whose pseudonyms would not link, are not mixed.
+    #[serde(default)]
+    pub key_check: Option<String>,
     pub max_pixels: u64,
+}
+
+fn complete() -> String {
+    COMPLETE.into()
+}
+
+const COMPLETE: &str = "complete";
+const RUNNING: &str = "running";
+
+impl Parameters {
+    /// How `other`'s parameters differ from these, one phrase each: `max_lag 16, now 8`.
+    pub fn differences(&self, other: &Parameters) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut differ = |name: &str, then: String, now: String| {
+            if then != now {
+                out.push(format!("{name} {then}, now {now}"));
+            }
+        };
+        let or_none = |v: Option<String>| v.unwrap_or_else(|| "none".into());
+        differ(
+            "max_lag",
+            self.max_lag.to_string(),
+            other.max_lag.to_string(),
+        );
+        differ("fit", self.fit.clone(), other.fit.clone());
+        differ("extremes", self.extremes.clone(), other.extremes.clone());
+        let spacing = |p: &Parameters| or_none(p.spacing_mm.map(|v| v.to_string()));
+        differ("--spacing", spacing(self), spacing(other));
+        // The sidecar by its contents: the same file named another way is the same regions.
+        let roi = |p: &Parameters| or_none(p.roi.as_ref().map(|d| d.sha256.clone()));
+        differ("--roi (SHA-256)", roi(self), roi(other));
+        let key = |p: &Parameters| match (&p.key_check, p.pseudonymized) {
+            (Some(check), _) => format!("key {check}"),
+            (None, pseudonymized) => pseudonymized.to_string(),
+        };
+        differ("--pseudonymize", key(self), key(other));
+        differ(
+            "max_pixels",
+            self.max_pixels.to_string(),
+            other.max_pixels.to_string(),
+        );
+        out
+    }
 }
 
 /// A file and its SHA-256.
@@ -70,7 +124,8 @@ pub struct InputEntry {
     pub position: usize,
     pub path: String,
     /// `ok` (every row scored), `error` (some row is an error), `skipped` (not a DICOM image
-    /// file: no rows), or `missing` (no rows, and the run did not reach it).
+    /// file: no rows), `missing` (no rows, and the run did not reach it), or `pending` (the run
+    /// is under way, or was killed before it ended).
     pub status: String,
     pub rows: usize,
     /// Of the bytes analysed (from the rows), or of the file now for a skipped one; empty when
@@ -93,7 +148,60 @@ pub struct RunFacts {
     pub walk_inputs: usize,
 }
 
+impl RunFacts {
+    /// How a run with `now`'s facts would differ from the one that made this file, one phrase
+    /// each; empty when it may carry the file on.
+    pub fn differences(&self, now: &RunFacts) -> Vec<String> {
+        let mut out = self.parameters.differences(&now.parameters);
+        if self.engine != now.engine {
+            out.push(format!("engine {}, now {}", self.engine, now.engine));
+        }
+        if self.shard != now.shard {
+            out.push(format!("shard {}, now {}", self.shard, now.shard));
+        }
+        if self.walk_inputs != now.walk_inputs {
+            out.push(format!(
+                "{} inputs walked, now {}",
+                self.walk_inputs, now.walk_inputs
+            ));
+        }
+        out
+    }
+}
+
 impl Manifest {
+    /// The manifest a run writes before its first row: its facts, and its shard's inputs
+    /// (walk position, input), all pending.
+    pub fn start(results: &Path, inputs: &[(usize, &Input)], run: RunFacts) -> Manifest {
+        let entries = inputs
+            .iter()
+            .map(|&(position, input)| InputEntry {
+                position,
+                path: input.display(),
+                status: "pending".into(),
+                rows: 0,
+                sha256: String::new(),
+            })
+            .collect();
+        Manifest {
+            tool: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            written: now(),
+            state: RUNNING.into(),
+            run,
+            results: FileDigest {
+                file: results.to_string_lossy().into_owned(),
+                sha256: String::new(),
+            },
+            inputs: entries,
+        }
+    }
+
+    /// Whether the run that wrote it ended (rather than being killed).
+    pub fn is_complete(&self) -> bool {
+        self.state == COMPLETE
+    }
+
     /// Builds the manifest of `results`, whose shard's inputs are `inputs` (walk position, input).
     pub fn build(results: &Path, inputs: &[(usize, &Input)], run: RunFacts) -> Result<Manifest> {
         // One summary per input, not its rows, so memory grows only with the manifest itself.
@@ -128,6 +236,8 @@ impl Manifest {
                 match done.remove(&path) {
                     Some((status, rows, sha)) => entry(status, rows, sha),
                     None => match walk::classify(&input.path) {
+                        // Never opened: a FIFO or device could block or never end.
+                        Ok(Some(Skip::NotAFile)) => entry("skipped", 0, String::new()),
                         Ok(Some(_)) => {
                             let sha = sha256_file(&input.path).unwrap_or_default();
                             entry("skipped", 0, sha)
@@ -140,7 +250,8 @@ impl Manifest {
         Ok(Manifest {
             tool: env!("CARGO_PKG_NAME").into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            written: now(),
+            state: COMPLETE.into(),
             run,
             results: FileDigest::of(results)?,
             inputs: entries,
@@ -177,4 +288,9 @@ impl Manifest {
             .map(Some)
             .map_err(|e| Error::Config(format!("{}: not a manifest: {e}", path.display())))
     }
+}
+
+/// The time now, UTC, RFC 3339.
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::manifest::Manifest;
-use super::{InputRows, ResultsReader};
+use super::{lock, InputRows, ResultsReader};
 use crate::error::{Error, Result};
 
 /// What a merge found.
@@ -46,6 +46,9 @@ pub fn merge(files: &[PathBuf], out: impl Write) -> Result<Report> {
     let mut manifests = Vec::new();
     let mut found: Vec<Found> = Vec::new();
     let mut first_file: HashMap<String, usize> = HashMap::new();
+    for path in files {
+        lock::not_being_written(path)?;
+    }
     for (file, path) in files.iter().enumerate() {
         let reader = ResultsReader::open(path)?;
         let this_header = reader.header.clone();
@@ -131,7 +134,32 @@ fn missing(
             first.run.shard, first.run.walk_inputs, m.run.shard, m.run.walk_inputs
         )));
     }
+    // Shards may run on different engines (the sums are the same), not with other parameters.
+    let named: Vec<(&Manifest, &PathBuf)> = manifests
+        .iter()
+        .zip(files)
+        .filter_map(|(m, f)| m.map(|m| (m, f)))
+        .collect();
+    for (m, file) in &named[1..] {
+        let differences = named[0].0.run.parameters.differences(&m.run.parameters);
+        if !differences.is_empty() {
+            return Err(Error::Config(format!(
+                "{} was made with other settings than {} ({}); merge shards of one run",
+                file.display(),
+                named[0].1.display(),
+                differences.join("; ")
+            )));
+        }
+    }
     let mut lines = Vec::new();
+    for (m, file) in &named {
+        if !m.is_complete() {
+            lines.push(format!(
+                "{}: its run did not end (its manifest still says running); resume it",
+                file.display()
+            ));
+        }
+    }
     let shards: BTreeSet<usize> = known.iter().map(|m| m.run.shard.index).collect();
     for index in (0..count).filter(|i| !shards.contains(i)) {
         let inputs = (index..walk_inputs).step_by(count).count();
@@ -144,7 +172,7 @@ fn missing(
     for (m, file) in manifests.iter().zip(files) {
         let Some(m) = m else { continue };
         for input in &m.inputs {
-            let expected = input.rows > 0 || input.status == "missing";
+            let expected = input.rows > 0 || matches!(input.status.as_str(), "missing" | "pending");
             if expected && !with_rows.contains_key(&input.path) {
                 lines.push(format!(
                     "{}: listed by {}'s manifest ({}), but no file has its rows",

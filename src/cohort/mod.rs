@@ -4,6 +4,7 @@
 //! These work on the results files themselves — a prefix of rows in walk order, one input's rows
 //! together — so a run never needs state beyond the files a user can see.
 
+pub mod lock;
 pub mod manifest;
 pub mod merge;
 pub mod pseudonym;
@@ -83,6 +84,15 @@ impl Iterator for ResultsReader {
 
 fn bad(path: &Path, e: csv::Error) -> Error {
     Error::Config(format!("cannot read {}: {e}", path.display()))
+}
+
+/// Whether two paths name one file (the second need not exist yet).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
 }
 
 /// Lowercase hex of some bytes.

@@ -50,6 +50,15 @@ impl Pseudonymizer {
         Ok(Pseudonymizer { mac })
     }
 
+    /// A value that tells keys apart without revealing them, for the manifest: runs whose keys
+    /// differ give pseudonyms that do not link, so they must not share a results file. The
+    /// label holds a NUL, which no Patient ID can, so it is no patient's pseudonym.
+    pub fn key_check(&self) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(b"tbs-batch\0key check");
+        hex(&mac.finalize().into_bytes()[..8])
+    }
+
     /// The pseudonym of a Patient ID; an empty ID stays empty, since every file without one
     /// would otherwise look like the same patient.
     pub fn pseudonym(&self, patient_id: &str) -> String {

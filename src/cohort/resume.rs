@@ -21,6 +21,14 @@ pub struct Done {
     pub has_header: bool,
 }
 
+/// Whether `results` holds a complete row besides its header. Reads only.
+pub fn has_rows(results: &Path) -> Result<bool> {
+    match read_if_exists(results)? {
+        Some(bytes) => Ok(records(&bytes, results)?.len() > 1),
+        None => Ok(false),
+    }
+}
+
 /// Cuts `results` back to its complete inputs and says which they are. A file that does not
 /// exist, or holds less than its header, is a fresh start.
 pub fn repair_results(results: &Path, header: &[&str]) -> Result<Done> {

@@ -4,6 +4,14 @@
 //! file could make it allocate gigabytes for a value that is not there. This pass walks the
 //! headers over the bytes actually read and rejects any declared length that runs past the end,
 //! so every allocation the parser then makes is bounded by the file's real size.
+//!
+//! It also finds what mainstream readers skip and this parser cannot: zero padding after the
+//! last element, and private sequences stored as VR UN of undefined length (PS3.5 6.2.2), whose
+//! content is implicit VR little endian whatever the file's syntax. Both are returned as byte
+//! ranges for the parser not to see: the padding is nothing, and a UN sequence is private data
+//! no score reads, walked here as the standard says so that its end is known exactly.
+
+use std::ops::Range;
 
 use crate::error::{Error, Result};
 
@@ -17,12 +25,13 @@ enum Encoding {
     ExplicitBe,
 }
 
-/// Checks every element header of a whole DICOM file (preamble included) against its length.
+/// Checks every element header of a whole DICOM file (preamble included) against its length,
+/// and returns the byte ranges the parser must not see (padding, UN sequences), in order.
 ///
 /// A deflated data set is inflated here first, to at most `max_inflated` bytes, and its headers
 /// checked against the inflated bytes: a few kilobytes of deflate stream can otherwise declare
 /// gigabytes the parser would reserve before finding the stream ends.
-pub fn check(bytes: &[u8], max_inflated: u64) -> Result<()> {
+pub fn check(bytes: &[u8], max_inflated: u64) -> Result<Vec<Range<usize>>> {
     if bytes.len() < 132 || &bytes[128..132] != b"DICM" {
         return Err(Error::NotDicom("no DICM preamble".into()));
     }
@@ -63,7 +72,14 @@ pub fn check(bytes: &[u8], max_inflated: u64) -> Result<()> {
         "1.2.840.10008.1.2.2" => Encoding::ExplicitBe,
         "1.2.840.10008.1.2.1.99" => {
             let inflated = inflate(&bytes[pos..], max_inflated)?;
-            return check_dataset(&inflated, 0, Encoding::ExplicitLe);
+            // Inside a deflate stream nothing can be cut out for the parser.
+            return match check_dataset(&inflated, 0, Encoding::ExplicitLe)?.first() {
+                None => Ok(Vec::new()),
+                Some(cut) => Err(Error::Unsupported(format!(
+                    "a deflated data set holding {}",
+                    what_is_cut(&inflated, cut)
+                ))),
+            };
         }
         _ => Encoding::ExplicitLe,
     };
@@ -86,13 +102,30 @@ fn inflate(stream: &[u8], max_inflated: u64) -> Result<Vec<u8>> {
     Ok(inflated)
 }
 
+/// Says what a range [`check_dataset`] cuts out holds, for a message.
+fn what_is_cut(bytes: &[u8], cut: &Range<usize>) -> String {
+    if bytes[cut.clone()].iter().all(|&b| b == 0) {
+        "padding after its last element".into()
+    } else {
+        "a sequence of VR UN with undefined length".into()
+    }
+}
+
 /// Walks every header the parser will read: into sequences and their items whatever their
 /// lengths say (the parser reads an item's content as a data set), but past the fragments of
-/// encapsulated pixel data, which are compressed bytes.
-fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<()> {
+/// encapsulated pixel data, which are compressed bytes. Returns the ranges to cut (see
+/// [`check`]).
+fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<Vec<Range<usize>>> {
     let mut in_fragments = false;
-    // Fewer than 8 trailing bytes cannot declare anything; they are padding or the parser's concern.
-    while pos + 8 <= bytes.len() {
+    let mut cuts = Vec::new();
+    // The ends of the sequences and items of defined length the walk is inside.
+    let mut enclosing: Vec<usize> = Vec::new();
+    while pos < bytes.len() {
+        if is_padding(&bytes[pos..]) {
+            cuts.push(pos..bytes.len());
+            break;
+        }
+        enclosing.retain(|&end| end > pos);
         let header = read_header(bytes, pos, encoding)?;
         let sequence = header.vr == *b"SQ" || header.vr == *b"  ";
         pos = match (header.tag, header.length) {
@@ -104,7 +137,7 @@ fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<()>
             // An item is read into as a data set, or by the parser as a fragment: its length
             // must fit the file either way.
             (ITEM, length) if length != UNDEFINED => {
-                value_end(bytes, &header)?;
+                enclosing.push(value_end(bytes, &header)?);
                 header.value_start
             }
             (ITEM | ITEM_END, _) => header.value_start,
@@ -117,9 +150,21 @@ fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<()>
                 in_fragments = true;
                 header.value_start
             }
-            // Its content is implicit VR whatever the file's encoding; the parser copes, and the
-            // lengths inside cannot be read in this file's encoding.
-            (_, UNDEFINED) if header.vr == *b"UN" => return Ok(()),
+            // Its content is implicit VR whatever the file's encoding, which the parser would
+            // read in the file's: it is walked so, and cut out. Cutting bytes from inside a
+            // container of defined length would break that length, so there it is refused.
+            (tag, UNDEFINED) if header.vr == *b"UN" => {
+                let end = un_sequence_end(bytes, &header)?;
+                if !enclosing.is_empty() {
+                    return Err(Error::Unsupported(format!(
+                        "element ({:04X},{:04X}) of VR UN with undefined length inside a \
+                         sequence of defined length",
+                        tag.0, tag.1
+                    )));
+                }
+                cuts.push(pos..end);
+                end
+            }
             (_, UNDEFINED) if sequence => header.value_start,
             (tag, UNDEFINED) => {
                 return Err(Error::Malformed(format!(
@@ -135,13 +180,88 @@ fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<()>
             _ if header.vr == *b"SQ"
                 || (header.vr == *b"  " && bytes[header.value_start..].starts_with(ITEM_BYTES)) =>
             {
-                value_end(bytes, &header)?; // the sequence fits; now its items
+                enclosing.push(value_end(bytes, &header)?); // the sequence fits; now its items
                 header.value_start
             }
             _ => value_end(bytes, &header)?,
         };
     }
-    Ok(())
+    Ok(cuts)
+}
+
+/// Trailing bytes that form no element: zeros (padding to a block size), or fewer than an
+/// element header needs. A real element never starts with tag (0000,0000).
+fn is_padding(rest: &[u8]) -> bool {
+    rest.len() < 8 || (rest[..4] == [0; 4] && rest.iter().all(|&b| b == 0))
+}
+
+/// Nesting deeper than this inside a UN sequence is refused rather than walked.
+const MAX_UN_DEPTH: usize = 32;
+
+/// Where a UN element of undefined length ends: after the delimiter of the implicit VR little
+/// endian sequence its value is.
+fn un_sequence_end(bytes: &[u8], header: &Header) -> Result<usize> {
+    let (group, element) = header.tag;
+    sequence_end(bytes, header.value_start, 0).map_err(|why| {
+        Error::Malformed(format!(
+            "element ({group:04X},{element:04X}) of VR UN with undefined length: {why}"
+        ))
+    })
+}
+
+/// The end of an implicit VR sequence's items, from `pos` to just after its delimiter.
+fn sequence_end(bytes: &[u8], mut pos: usize, depth: usize) -> std::result::Result<usize, String> {
+    if depth > MAX_UN_DEPTH {
+        return Err(format!("its sequences nest deeper than {MAX_UN_DEPTH}"));
+    }
+    loop {
+        let (tag, length, start) = implicit_header(bytes, pos)?;
+        pos = match (tag, length) {
+            (SEQUENCE_END, _) => return Ok(start),
+            (ITEM, UNDEFINED) => item_end(bytes, start, depth + 1)?,
+            (ITEM, length) => defined_end(bytes, tag, length, start)?,
+            ((g, e), _) => return Err(format!("({g:04X},{e:04X}) where an item was expected")),
+        };
+    }
+}
+
+/// The end of an implicit VR item of undefined length, just after its delimiter.
+fn item_end(bytes: &[u8], mut pos: usize, depth: usize) -> std::result::Result<usize, String> {
+    loop {
+        let (tag, length, start) = implicit_header(bytes, pos)?;
+        pos = match (tag, length) {
+            (ITEM_END, _) => return Ok(start),
+            (_, UNDEFINED) => sequence_end(bytes, start, depth + 1)?,
+            _ => defined_end(bytes, tag, length, start)?,
+        };
+    }
+}
+
+/// An implicit VR little endian header at `pos`: tag, length, where the value starts.
+fn implicit_header(
+    bytes: &[u8],
+    pos: usize,
+) -> std::result::Result<((u16, u16), u32, usize), String> {
+    if pos + 8 > bytes.len() {
+        return Err("it runs past the end of the file without its delimiter".into());
+    }
+    let tag = (read_u16(bytes, pos, false), read_u16(bytes, pos + 2, false));
+    Ok((tag, read_u32(bytes, pos + 4, false), pos + 8))
+}
+
+fn defined_end(
+    bytes: &[u8],
+    (group, element): (u16, u16),
+    length: u32,
+    start: usize,
+) -> std::result::Result<usize, String> {
+    let end = start + length as usize;
+    if end > bytes.len() {
+        return Err(format!(
+            "({group:04X},{element:04X}) inside it declares {length} bytes past the end of the file"
+        ));
+    }
+    Ok(end)
 }
 
 const ITEM: (u16, u16) = (0xFFFE, 0xE000);
@@ -376,5 +496,57 @@ mod tests {
         let ragged = element(0x28, 0x102, b"FL", &[15, 0], None);
         let e = check(&file(&ragged), 1 << 20).unwrap_err().to_string();
         assert!(e.contains("not a multiple of 4"), "{e}");
+    }
+
+    /// An implicit VR little endian header and content, as a UN sequence holds them.
+    fn implicit(tag: (u16, u16), length: u32, content: &[u8]) -> Vec<u8> {
+        let mut out = [tag.0.to_le_bytes(), tag.1.to_le_bytes()].concat();
+        out.extend_from_slice(&length.to_le_bytes());
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// A UN element of undefined length holding one item of undefined length with one element.
+    fn un_sequence() -> Vec<u8> {
+        let content = [
+            implicit(ITEM, UNDEFINED, &implicit((0x20, 0xE), 4, b"1.2\0")),
+            implicit(ITEM_END, 0, &[]),
+            implicit(SEQUENCE_END, 0, &[]),
+        ]
+        .concat();
+        element(0x4453, 0x100C, b"UN", &content, Some(UNDEFINED))
+    }
+
+    #[test]
+    fn a_un_sequence_of_undefined_length_is_walked_as_implicit_vr_and_cut_out() {
+        let after = element(0x10, 0x10, b"PN", b"DOE^J ", None);
+        let bytes = file(&[un_sequence(), after.clone()].concat());
+        let start = bytes.len() - after.len() - un_sequence().len();
+        let cuts = check(&bytes, 1 << 20).unwrap();
+        assert_eq!(cuts, vec![start..start + un_sequence().len()]);
+        // Inside a sequence of defined length a cut would break that length: refused.
+        let sq = element(0x8, 0x1140, b"SQ", &item(&un_sequence()), None);
+        let e = check(&file(&sq), 1 << 20).unwrap_err().to_string();
+        assert!(e.contains("(4453,100C) of VR UN"), "{e}");
+        // An item inside that declares more than the file holds is refused, not skipped.
+        let mut lying = un_sequence();
+        let at = lying.len() - 8 - 8 - 4 - 4;
+        lying[at..at + 4].copy_from_slice(&(1u32 << 30).to_le_bytes());
+        let e = check(&file(&lying), 1 << 20).unwrap_err().to_string();
+        assert!(e.contains("past the end of the file"), "{e}");
+    }
+
+    #[test]
+    fn zero_padding_after_the_last_element_is_cut_and_other_bytes_are_not() {
+        let last = element(0x10, 0x10, b"PN", b"DOE^J ", None);
+        let bytes = file(&[last.clone(), vec![0; 100]].concat());
+        assert_eq!(
+            check(&bytes, 1 << 20).unwrap(),
+            vec![bytes.len() - 100..bytes.len()]
+        );
+        let short = file(&[last.clone(), vec![7; 5]].concat());
+        assert_eq!(check(&short, 1 << 20).unwrap().len(), 1);
+        let garbage = file(&[last, vec![0, 0, 0, 0, 9, 9, 9, 9, 9, 9]].concat());
+        assert!(check(&garbage, 1 << 20).is_err());
     }
 }

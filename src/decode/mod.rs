@@ -107,13 +107,30 @@ pub fn open(path: &Path, max_inflated: u64) -> Result<DicomFile> {
 
 /// Parses a whole file held in memory (preamble included).
 pub fn parse(bytes: &[u8], max_inflated: u64) -> Result<DicomFile> {
-    guard::check(bytes, max_inflated)?;
-    let obj = OpenFileOptions::new()
+    let cuts = guard::check(bytes, max_inflated)?;
+    let parsed = without(bytes, &cuts);
+    let mut obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Always)
-        .from_reader(Cursor::new(bytes))
+        .from_reader(Cursor::new(&parsed[..]))
         .map_err(|e| Error::Malformed(error_chain(&e)))?;
+    fill_sample_defaults(&mut obj);
     let meta = read_meta(&obj);
     Ok(DicomFile { obj, meta })
+}
+
+/// The bytes with the ranges `cuts` (in order, disjoint) left out; borrowed when there are none.
+fn without<'b>(bytes: &'b [u8], cuts: &[std::ops::Range<usize>]) -> std::borrow::Cow<'b, [u8]> {
+    if cuts.is_empty() {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let mut kept = Vec::with_capacity(bytes.len());
+    let mut from = 0;
+    for cut in cuts {
+        kept.extend_from_slice(&bytes[from..cut.start]);
+        from = cut.end;
+    }
+    kept.extend_from_slice(&bytes[from..]);
+    std::borrow::Cow::Owned(kept)
 }
 
 impl DicomFile {
@@ -151,14 +168,11 @@ impl DicomFile {
             )));
         }
         let bits_allocated = required_uint(obj, tags::BITS_ALLOCATED, "Bits Allocated")?;
-        let bits_stored = uint(obj, tags::BITS_STORED).unwrap_or(bits_allocated);
+        let bits_stored = required_uint(obj, tags::BITS_STORED, "Bits Stored")?;
         let layout = SampleLayout {
             bits_allocated: narrow(bits_allocated, "Bits Allocated")?,
             bits_stored: narrow(bits_stored, "Bits Stored")?,
-            high_bit: narrow(
-                uint(obj, tags::HIGH_BIT).unwrap_or(bits_stored.saturating_sub(1)),
-                "High Bit",
-            )?,
+            high_bit: narrow(required_uint(obj, tags::HIGH_BIT, "High Bit")?, "High Bit")?,
             signed: uint(obj, tags::PIXEL_REPRESENTATION).unwrap_or(0) == 1,
         };
         layout.validate()?;
@@ -172,8 +186,8 @@ impl DicomFile {
         Ok(geometry)
     }
 
-    /// For uncompressed data, the byte count must match the header's shape: a mismatch means the
-    /// header lies about Rows, Columns, frames or bit depth, and no frame can be trusted.
+    /// For uncompressed data, the bytes must hold the frames the header's shape says: fewer means
+    /// the header lies about Rows, Columns, frames or bit depth, and no frame can be trusted.
     fn check_native_length(&self, g: &Geometry) -> Result<()> {
         let Some(element) = self.obj.get(tags::PIXEL_DATA) else {
             return Ok(());
@@ -187,8 +201,10 @@ impl DicomFile {
             ba => pixels * u64::from(ba / 8),
         };
         let actual = value.to_bytes().len() as u64;
-        // One byte of padding keeps a value of odd length even.
-        if actual != expected && actual != expected + 1 {
+        // Less than a frame beyond the frames is padding, which mainstream readers ignore too; a
+        // whole frame more says the header's shape is wrong.
+        let frame_bytes = expected / u64::from(g.frames);
+        if actual < expected || actual - expected >= frame_bytes.max(2) {
             return Err(Error::PixelData(format!(
                 "Pixel Data holds {actual} bytes but {} rows × {} columns × {} frames at {} bits needs {expected}",
                 g.rows, g.cols, g.frames, g.layout.bits_allocated
@@ -260,6 +276,31 @@ impl DicomFile {
             }
         }
         Ok(())
+    }
+}
+
+/// Bits Stored and High Bit are required, but some exports leave them out; every allocated bit
+/// is then stored, the highest last, as mainstream readers assume. Written into the object
+/// itself, so that the decoder, the geometry, the results row and `--extremes` read one value.
+fn fill_sample_defaults(obj: &mut DefaultDicomObject) {
+    let put = |obj: &mut DefaultDicomObject, tag, value: u32| {
+        if let Ok(value) = u16::try_from(value) {
+            obj.put(dicom_object::mem::InMemElement::new(
+                tag,
+                dicom_core::VR::US,
+                dicom_core::PrimitiveValue::from(value),
+            ));
+        }
+    };
+    if uint(obj, tags::BITS_STORED).is_none() {
+        if let Some(allocated) = uint(obj, tags::BITS_ALLOCATED) {
+            put(obj, tags::BITS_STORED, allocated);
+        }
+    }
+    if uint(obj, tags::HIGH_BIT).is_none() {
+        if let Some(stored) = uint(obj, tags::BITS_STORED).filter(|&b| b > 0) {
+            put(obj, tags::HIGH_BIT, stored - 1);
+        }
     }
 }
 

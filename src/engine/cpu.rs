@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use super::{Engine, LagSum, Variogram};
 use crate::decode::Frame;
 use crate::error::Result;
-use crate::region::Patch;
+use crate::region::{Inside, Patch};
 
 /// Pixels per parallel block: below this a frame is summed on the calling thread, since a rayon
 /// task would cost more than it saves.
@@ -71,7 +71,7 @@ pub fn sums(frame: &Frame, patch: &Patch, max_lag: usize) -> Variogram {
         cols: patch.cols,
         max_lag,
     };
-    let inside = patch.inside.as_deref();
+    let inside = patch.inside.as_ref().map(Inside::as_bytes);
     let pixels = patch.pixels(frame);
     match narrow(&pixels) {
         Some(bytes) => parallel_sums(&bytes, inside, shape),
@@ -327,7 +327,7 @@ pub fn reference(frame: &Frame, patch: &Patch, max_lag: usize) -> Variogram {
         patch
             .inside
             .as_ref()
-            .is_none_or(|m| m[r * patch.cols + c] != 0)
+            .is_none_or(|m| m.as_bytes()[r * patch.cols + c] != 0)
     };
     for r in 0..patch.rows {
         for c in 0..patch.cols {
@@ -528,14 +528,14 @@ mod tests {
         let f = frame(40, 70, |r, c| if (r + c) % 2 == 0 { 0 } else { 65535 });
         let inside = (0..40 * 70).map(|i| u8::from((i * 31) % 11 > 2)).collect();
         let patch = Patch {
-            inside: Some(inside),
+            inside: Some(Inside::from_nonzero(inside)),
             ..Patch::whole(&f)
         };
         let vg = sums(&f, &patch, 9);
         assert_eq!(vg, reference(&f, &patch, 9));
         assert!(vg.horizontal[0].pairs < 40 * 69, "the mask removed pairs");
         let all = Patch {
-            inside: Some(vec![1; 40 * 70]),
+            inside: Some(Inside::all(40 * 70)),
             ..Patch::whole(&f)
         };
         assert_eq!(

@@ -94,7 +94,7 @@ impl Variogram {
 }
 
 /// A pair-summing kernel.
-pub trait Engine: Sync {
+pub trait Engine: Send + Sync {
     /// The results' `engine` column.
     fn name(&self) -> &'static str;
 

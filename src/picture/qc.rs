@@ -147,7 +147,7 @@ pub fn render(sheet: &Sheet) -> Result<Vec<u8>> {
             .clone()
             .shrink((place.left, place.top), shown.dimensions());
         for outline in &sheet.outlines {
-            draw_outline(&image, sheet.frame, outline, place.scale)?;
+            draw_outline(&image, outline, place.scale)?;
         }
         if sheet.excluded.is_some() {
             let note = (FONT, 13).into_font().color(&RGBColor(
@@ -249,7 +249,6 @@ struct Placement {
 /// Outlines a region on the shown image and labels it at its top left corner.
 fn draw_outline(
     image: &DrawingArea<BitMapBackend, Shift>,
-    frame: &Frame,
     outline: &Outline,
     scale: f64,
 ) -> Result<()> {
@@ -282,8 +281,9 @@ fn draw_outline(
                 .iter()
                 .fold((f64::MAX, f64::MAX), |(a, b), &(x, y)| (a.min(x), b.min(y)))
         }
-        Shape::Mask { bytes, .. } => {
-            let edge = mask_edge(bytes, frame.rows, frame.cols);
+        Shape::Mask { rows, cols, inside } => {
+            // The mask's own size: one of the wrong size is an error row, still drawn (clipped).
+            let edge = mask_edge(inside.as_bytes(), *rows, *cols);
             for &(x, y) in &edge {
                 let (x, y) = (x as f64, y as f64);
                 image
@@ -514,7 +514,7 @@ mod tests {
                     shape: Shape::Mask {
                         rows: 100,
                         cols: 80,
-                        bytes: square,
+                        inside: crate::region::Inside::from_nonzero(square),
                     },
                     colour: mask,
                 },

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::Shape;
+use super::{Inside, Shape};
 use crate::error::{Error, Result};
 
 /// Which image a line is about.
@@ -272,8 +272,8 @@ fn read_mask(path: &Path) -> std::result::Result<Shape, String> {
         .map_err(|e| format!("cannot read the mask {}: {e}", path.display()))?
         .into_luma16();
     let (cols, rows) = (image.width() as usize, image.height() as usize);
-    let bytes = image.pixels().map(|p| u8::from(p.0[0] != 0)).collect();
-    Ok(Shape::Mask { rows, cols, bytes })
+    let inside = Inside::from_nonzero(image.pixels().map(|p| u8::from(p.0[0] != 0)).collect());
+    Ok(Shape::Mask { rows, cols, inside })
 }
 
 #[cfg(test)]

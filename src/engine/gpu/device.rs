@@ -18,6 +18,8 @@ const SLOT_BYTES: u64 = 64 << 20;
 const SLOT_PARTIALS: u64 = 1 << 20;
 /// Matches `@workgroup_size` and the workgroup arrays of the shader.
 const WORKGROUP: u32 = 256;
+/// The storage buffers the shader binds (pixels, tiles, partials, mask bits).
+const STORAGE_BUFFERS: u32 = 4;
 
 /// Which adapters may run the shader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,14 +256,15 @@ impl Gpu {
         };
         slot.readback.unmap();
         match self.reported() {
-            Some(e) => Err(Error::Gpu(e)),
+            Some(e) => Err(Error::DeviceLost(e)),
             None => Ok(partials),
         }
     }
 
-    /// The device's own error if it reported one, else `what`.
+    /// The device's own error if it reported one, else `what`: either way the device is not to
+    /// be trusted with another batch.
     fn failed(&self, what: &str) -> Error {
-        Error::Gpu(self.reported().unwrap_or_else(|| what.to_string()))
+        Error::DeviceLost(self.reported().unwrap_or_else(|| what.to_string()))
     }
 
     fn reported(&self) -> Option<String> {
@@ -306,10 +309,11 @@ fn capacity(limits: &wgpu::Limits, slot_bytes: u64) -> Result<Capacity> {
     if limits.max_compute_invocations_per_workgroup < WORKGROUP
         || limits.max_compute_workgroup_size_x < WORKGROUP
         || limits.max_compute_workgroup_storage_size < 3 * 4 * WORKGROUP
-        || limits.max_storage_buffers_per_shader_stage < 3
+        || limits.max_storage_buffers_per_shader_stage < STORAGE_BUFFERS
     {
         return Err(Error::Gpu(format!(
-            "the adapter cannot run {WORKGROUP}-wide workgroups with three storage buffers"
+            "the adapter cannot run {WORKGROUP}-wide workgroups with {STORAGE_BUFFERS} storage \
+             buffers"
         )));
     }
     let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
@@ -349,5 +353,20 @@ mod tests {
             crate::engine::gpu::plan::TILE_PIXELS % WORKGROUP as usize,
             0
         );
+    }
+
+    /// Issue 14 (6e): the limits check counted three storage buffers where the shader binds four.
+    #[test]
+    fn the_limits_check_counts_the_storage_buffers_the_shader_binds() {
+        let source = include_str!("../../../shaders/variogram.wgsl");
+        let bound = source.matches("var<storage").count() as u32;
+        assert_eq!(bound, STORAGE_BUFFERS);
+        let short = wgpu::Limits {
+            max_storage_buffers_per_shader_stage: STORAGE_BUFFERS - 1,
+            ..wgpu::Limits::default()
+        };
+        let e = capacity(&short, SLOT_BYTES).unwrap_err().to_string();
+        assert!(e.contains("4 storage buffers"), "{e}");
+        assert!(capacity(&wgpu::Limits::default(), SLOT_BYTES).is_ok());
     }
 }

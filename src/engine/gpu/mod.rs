@@ -23,7 +23,7 @@ use plan::{Band, Window};
 use super::{Engine, Variogram};
 use crate::decode::Frame;
 use crate::error::{Error, Result};
-use crate::region::Patch;
+use crate::region::{Inside, Patch};
 
 /// Batches in flight at once: one computing while the next is packed and uploaded.
 const SLOTS: usize = 2;
@@ -96,7 +96,7 @@ impl Engine for GpuEngine {
         patches: &[Patch],
         max_lag: usize,
     ) -> Result<Vec<Variogram>> {
-        let stopped = || Error::Gpu("the GPU engine has stopped".into());
+        let stopped = || Error::DeviceLost("the GPU engine's thread has stopped".into());
         let (Some(first), Some(end)) = (
             patches.iter().map(|p| p.top).min(),
             patches.iter().map(|p| p.top + p.rows).max(),
@@ -148,7 +148,7 @@ struct Upload {
     cols: usize,
     windows: Vec<Window>,
     /// Each window's mask, one byte per pixel of its box; `None` where every pixel counts.
-    masks: Vec<Option<Vec<u8>>>,
+    masks: Vec<Option<Inside>>,
 }
 
 /// One frame's regions to sum, and where to send their sums.
@@ -346,10 +346,13 @@ impl Server {
         let partials = match self.gpu.finish(&self.slots[batch.slot], batch.submitted) {
             Ok(p) => p,
             Err(e) => {
-                let message = e.to_string();
+                let why = match e {
+                    Error::DeviceLost(why) => why,
+                    other => other.one_line(),
+                };
                 for part in &batch.parts {
                     if let Some(job) = self.jobs.remove(&part.job) {
-                        let _ = job.reply.send(Err(Error::Gpu(message.clone())));
+                        let _ = job.reply.send(Err(Error::DeviceLost(why.clone())));
                     }
                 }
                 return;
@@ -403,13 +406,14 @@ fn pack(batch: &mut Batch, work: &Work, parts: &mut Vec<Part>) {
         let mask_offset = batch.inside.len() * 32;
         if let Some(mask) = mask {
             let rows = band.mask_rows(w);
-            let bytes = &mask[(rows.start - w.top) * w.cols..(rows.end - w.top) * w.cols];
+            let bytes =
+                &mask.as_bytes()[(rows.start - w.top) * w.cols..(rows.end - w.top) * w.cols];
             batch
                 .inside
                 .resize(batch.inside.len() + band.mask_words(w), 0);
             for (i, &m) in bytes.iter().enumerate() {
                 let bit = mask_offset + i;
-                batch.inside[bit / 32] |= u32::from(m != 0) << (bit % 32);
+                batch.inside[bit / 32] |= u32::from(m) << (bit % 32);
             }
         }
         let first = batch.tiles.len();
@@ -510,7 +514,7 @@ mod tests {
             cols: 4,
             masked: false,
         };
-        let mask: Vec<u8> = (0..15).map(|i| u8::from(i % 3 == 0)).collect();
+        let mask = Inside::from_nonzero((0..15).map(|i| u8::from(i % 3 == 0)).collect());
         let upload = Upload {
             pixels: vec![0; 80],
             rows: 4,

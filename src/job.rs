@@ -1,0 +1,305 @@
+//! The main job: a checked [`Config`] in, a cohort's results files out.
+//!
+//! This owns what a run writes and the promises about it: the walk sliced to this run's shard,
+//! the outputs locked for one writer ([`lock`]), the manifest written before the first row and
+//! completed after the last, the `--resume` check that refuses to mix two sets of parameters in
+//! one file, the sink that writes each input's rows whole and in walk order, and the report.
+//! The command line only builds the [`Config`].
+//!
+//! [`lock`]: crate::cohort::lock
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::batch::{self, FileReport, Picture, Settings};
+use crate::cohort::manifest::{FileDigest, Manifest, Parameters, RunFacts};
+use crate::cohort::resume::{self, Done};
+use crate::cohort::shard::Shard;
+use crate::cohort::{self, lock};
+use crate::engine::{self, Choice, Engine};
+use crate::error::{Error, Result};
+use crate::picture::report::{self, Cohort};
+use crate::walk::{self, Input};
+use crate::write::{ResultsWriter, VariogramWriter, RESULT_COLUMNS, VARIOGRAM_COLUMNS};
+
+/// A run of the main job, every flag already checked.
+pub struct Config {
+    pub paths: Vec<PathBuf>,
+    pub engine: Choice,
+    pub settings: Settings,
+    /// `-o`: the results file; standard output without it.
+    pub output: Option<PathBuf>,
+    pub variogram: Option<PathBuf>,
+    pub resume: bool,
+    pub shard: Shard,
+    /// The `--roi` sidecar's file, for the manifest.
+    pub roi: Option<PathBuf>,
+    pub qc: Option<PathBuf>,
+    pub report: Option<PathBuf>,
+    /// The command line, for the manifest.
+    pub command: Vec<String>,
+}
+
+/// Runs the job: every input of this shard, its rows written, the manifest and report after.
+pub fn run(config: Config) -> Result<()> {
+    // Before any output file is created, so a missing GPU leaves nothing half-written behind.
+    let engine: Arc<dyn Engine> = Arc::from(engine::open(config.engine)?);
+    let walked = walk::walk(&config.paths);
+    let mine: Vec<(usize, &Input)> = walked
+        .iter()
+        .enumerate()
+        .filter(|(p, _)| config.shard.owns(*p))
+        .collect();
+    let facts = RunFacts {
+        command: config.command.clone(),
+        parameters: parameters(&config)?,
+        engine: engine.name().into(),
+        adapter: engine.describe(),
+        shard: config.shard,
+        walk_inputs: walked.len(),
+    };
+    if let (Some(out), true) = (&config.output, config.resume) {
+        check_same_run(out, &facts)?;
+    }
+    if let Some(dir) = &config.qc {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Output(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let outputs = Outputs::open(&config)?;
+    if let Some(out) = &config.output {
+        Manifest::start(out, &mine, facts.clone()).write(out)?;
+    }
+    // `--report`: the rows as they are written, after those a resumed file already holds.
+    let mut cohort = config.report.as_ref().map(|_| Cohort::default());
+    if let (Some(c), Some(out), true) = (cohort.as_mut(), &config.output, config.resume) {
+        c.add_file(out)?;
+    }
+    let pending: Vec<Input> = mine
+        .iter()
+        .filter(|(_, i)| !outputs.done.paths.contains(&i.display()))
+        .map(|(_, i)| (*i).clone())
+        .collect();
+    let resumed = mine.len() - pending.len();
+    let mut sink = Sink {
+        results: outputs.results,
+        variogram: outputs.variogram,
+        qc: config.qc.as_deref(),
+        cohort: cohort.as_mut(),
+        undrawn: 0,
+    };
+    let settings = Arc::new(config.settings);
+    let summary = batch::run(pending, Arc::clone(&engine), Arc::clone(&settings), |r| {
+        sink.write(r)
+    })?;
+    let undrawn = sink.close();
+    for line in settings.sidecar.iter().flat_map(|s| s.unmatched()) {
+        eprintln!("tbs-batch: warning: {line}");
+    }
+    let mut summary = summary.to_string();
+    if resumed > 0 {
+        summary.push_str(&format!("; {resumed} inputs already done (--resume)"));
+    }
+    if config.shard != Shard::ALL {
+        let (shard, of) = (config.shard, walked.len());
+        summary.push_str(&format!("; shard {shard}: {} of {of} inputs", mine.len()));
+    }
+    eprintln!("tbs-batch: {summary}; engine {}", engine.describe());
+    if undrawn > 0 {
+        eprintln!("tbs-batch: warning: {undrawn} QC sheets could not be drawn (see above)");
+    }
+    if let (Some(c), Some(page)) = (cohort, &config.report) {
+        let run = report::Run {
+            qc: config
+                .qc
+                .as_deref()
+                .and_then(|dir| relative_link(page, dir)),
+            ..report::Run::new(Some(&facts.parameters), engine.describe(), summary)
+        };
+        report::write(page, &c, &run)?;
+    }
+    if let Some(out) = &config.output {
+        Manifest::build(out, &mine, facts)?.write(out)?;
+    }
+    Ok(())
+}
+
+/// Refuses to resume a file made with other parameters, another engine or shard, or another
+/// walk, as its manifest records them: its rows and the new ones would not belong in one file.
+/// Reads only, so a refused file is left exactly as it was.
+fn check_same_run(out: &Path, now: &RunFacts) -> Result<()> {
+    let manifest = Manifest::path_for(out);
+    let Some(old) = Manifest::read_for(out)? else {
+        if resume::has_rows(out)? {
+            return Err(Error::Config(format!(
+                "--resume: {} has rows but no manifest ({}) saying how they were made; \
+                 write to a new file",
+                out.display(),
+                manifest.display()
+            )));
+        }
+        return Ok(());
+    };
+    let differences = old.run.differences(now);
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "--resume: {} was started with other settings ({}: {}); resume with the flags it was \
+         started with, or write to a new file",
+        out.display(),
+        manifest.display(),
+        differences.join("; ")
+    )))
+}
+
+/// What the manifest records of the settings.
+fn parameters(config: &Config) -> Result<Parameters> {
+    let s = &config.settings;
+    Ok(Parameters {
+        max_lag: s.max_lag,
+        fit: s.fit.to_string(),
+        extremes: format!("{:?}", s.extremes).to_lowercase(),
+        spacing_mm: s.spacing,
+        roi: config.roi.as_deref().map(FileDigest::of).transpose()?,
+        pseudonymized: s.pseudonym.is_some(),
+        key_check: s.pseudonym.as_ref().map(|p| p.key_check()),
+        max_pixels: s.max_pixels,
+    })
+}
+
+/// The run's output files, locked, then emptied or, with `--resume`, repaired.
+struct Outputs {
+    results: ResultsWriter<Box<dyn Write>>,
+    variogram: Option<VariogramWriter<BufWriter<File>>>,
+    done: Done,
+}
+
+impl Outputs {
+    fn open(config: &Config) -> Result<Outputs> {
+        if let (Some(out), Some(vg)) = (&config.output, &config.variogram) {
+            if cohort::same_file(out, vg) {
+                return Err(Error::Config(format!(
+                    "-o and --variogram both name {}",
+                    out.display()
+                )));
+            }
+        }
+        // Every lock is taken before any file is changed, so a refused run changes none.
+        let results = config.output.as_deref().map(lock::writer).transpose()?;
+        let variogram = config.variogram.as_deref().map(lock::writer).transpose()?;
+        let (done, variogram_header) = match (&config.output, config.resume) {
+            (Some(out), true) => {
+                let done = resume::repair_results(out, RESULT_COLUMNS)?;
+                let header = match &config.variogram {
+                    Some(v) => resume::repair_variogram(v, VARIOGRAM_COLUMNS, &done)?,
+                    None => false,
+                };
+                (done, header)
+            }
+            _ => {
+                for (file, path) in [(&results, &config.output), (&variogram, &config.variogram)] {
+                    if let (Some(file), Some(path)) = (file, path) {
+                        empty(file, path)?;
+                    }
+                }
+                (Done::default(), false)
+            }
+        };
+        let results: Box<dyn Write> = match results {
+            Some(file) => Box::new(BufWriter::new(file)),
+            None => Box::new(BufWriter::new(io::stdout().lock())),
+        };
+        let variogram = variogram
+            .map(|file| VariogramWriter::new(BufWriter::new(file), !variogram_header))
+            .transpose()?;
+        Ok(Outputs {
+            results: ResultsWriter::new(results, !done.has_header)?,
+            variogram,
+            done,
+        })
+    }
+}
+
+fn empty(file: &File, path: &Path) -> Result<()> {
+    file.set_len(0)
+        .map_err(|e| Error::Output(format!("cannot empty {}: {e}", path.display())))
+}
+
+/// Writes each input's report: its QC sheets, its sums, then its rows (the record that the
+/// input is done), and adds the rows to the report.
+struct Sink<'a> {
+    results: ResultsWriter<Box<dyn Write>>,
+    variogram: Option<VariogramWriter<BufWriter<File>>>,
+    qc: Option<&'a Path>,
+    cohort: Option<&'a mut Cohort>,
+    /// QC sheets that could not be drawn (each warned about).
+    undrawn: usize,
+}
+
+impl Sink<'_> {
+    fn write(&mut self, report: &FileReport) -> Result<()> {
+        if let Some(dir) = self.qc {
+            self.undrawn += write_pictures(dir, &report.pictures)?;
+        }
+        if let Some(v) = self.variogram.as_mut() {
+            v.write_file(&report.variograms)?;
+        }
+        self.results.write_file(&report.rows)?;
+        if let Some(c) = self.cohort.as_deref_mut() {
+            c.add_rows(&report.rows);
+        }
+        Ok(())
+    }
+
+    /// Lets go of the files (each input's rows are flushed as written), and of their locks;
+    /// returns the count of undrawn sheets.
+    fn close(self) -> usize {
+        drop((self.results, self.variogram));
+        self.undrawn
+    }
+}
+
+/// Writes a file's QC sheets under `dir`; returns how many could not be drawn (each is warned
+/// about). A sheet that cannot be written stops the run, as a results row that cannot would.
+fn write_pictures(dir: &Path, pictures: &[Picture]) -> Result<usize> {
+    let mut undrawn = 0;
+    for picture in pictures {
+        let path = dir.join(&picture.name);
+        match &picture.png {
+            Ok(png) => {
+                let written = path
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&path, png));
+                written
+                    .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))?;
+            }
+            Err(e) => {
+                eprintln!("tbs-batch: warning: QC sheet {}: {e}", path.display());
+                undrawn += 1;
+            }
+        }
+    }
+    Ok(undrawn)
+}
+
+/// The folder `to` as a relative link from the page `from`; `None` when either cannot be
+/// resolved (the report then names no sheets).
+fn relative_link(from: &Path, to: &Path) -> Option<PathBuf> {
+    let page_dir = match from.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let (base, target) = (page_dir.canonicalize().ok()?, to.canonicalize().ok()?);
+    let common = base
+        .components()
+        .zip(target.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let ups = base.components().count() - common;
+    let mut link: PathBuf = std::iter::repeat_n("..", ups).collect();
+    link.extend(target.components().skip(common));
+    Some(link)
+}
