@@ -60,6 +60,12 @@ pub fn run(config: Config) -> Result<()> {
         shard: config.shard,
         walk_inputs: walked.len(),
     };
+    if let Some(sidecar) = &config.settings.sidecar {
+        let paths: Vec<String> = mine.iter().map(|(_, i)| i.display()).collect();
+        sidecar.check_inputs(&paths, |i| {
+            batch::sop_instance_uid(mine[i].1, &config.settings)
+        })?;
+    }
     if let (Some(out), true) = (&config.output, config.resume) {
         check_same_run(out, &facts)?;
     }

@@ -237,3 +237,41 @@ fn an_8_bit_file_without_bits_stored_loses_its_extremes_by_default() {
     assert_eq!(without[0]["excluded_pixels"], with[0]["excluded_pixels"]);
     assert_eq!(without[0]["tbs"], with[0]["tbs"]);
 }
+
+/// Issue 14 (6b): a path line and a SOP Instance UID line, or two path suffixes, could both give
+/// one frame an `L1`, which the `L1-L4` row pooled twice.
+#[test]
+fn two_lines_giving_one_frame_the_same_label_stop_the_run_before_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scans, _) = vertebrae_fixture(dir.path());
+    let uid = results(&["--cpu", s(&scans)])[0]["sop_instance_uid"].clone();
+    let cases = [
+        (
+            "path,roi,x,y,width,height\n\
+             spine.dcm,L1,20,4,40,16\n\
+             scans/spine.dcm,L1,20,26,40,16\n"
+                .to_string(),
+            "rois.csv line 2 and rois.csv line 3 both give",
+        ),
+        (
+            format!(
+                "path,sop_instance_uid,roi,x,y,width,height\n\
+                 spine.dcm,,L2,20,26,40,16\n\
+                 ,{uid},L1,20,4,40,16\n\
+                 ,{uid},L2,20,50,40,16\n"
+            ),
+            "rois.csv line 2 and rois.csv line 4 both give",
+        ),
+    ];
+    for (text, want) in cases {
+        let sidecar = dir.path().join("rois.csv");
+        std::fs::write(&sidecar, text).unwrap();
+        let out_file = dir.path().join("out.csv");
+        let out = run(&["--cpu", s(&scans), "--roi", s(&sidecar), "-o", s(&out_file)]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(want), "{stderr}");
+        assert!(stderr.contains("spine.dcm frame 1 a region"), "{stderr}");
+        assert!(!out_file.exists(), "nothing written");
+    }
+}

@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use rayon::prelude::*;
+
 use super::{Inside, Shape};
 use crate::error::{Error, Result};
 
@@ -52,10 +54,15 @@ impl Entry {
     }
 }
 
-/// The parsed sidecar.
+/// The parsed sidecar, indexed so that finding an input's lines costs the same however many
+/// lines and inputs there are.
 #[derive(Debug)]
 pub struct Sidecar {
     entries: Vec<Entry>,
+    /// The path lines, by the file name their path ends with.
+    by_name: HashMap<String, Vec<usize>>,
+    /// The UID lines, by UID.
+    by_uid: HashMap<String, Vec<usize>>,
 }
 
 impl Sidecar {
@@ -101,23 +108,82 @@ impl Sidecar {
             }
             entries.push(entry);
         }
-        Ok(Sidecar { entries })
+        let (mut by_name, mut by_uid) = (HashMap::new(), HashMap::new());
+        for (i, e) in entries.iter().enumerate() {
+            let (index, key) = match &e.key {
+                Key::Path(p) => (&mut by_name, file_name(p)),
+                Key::Uid(u) => (&mut by_uid, u.clone()),
+            };
+            index.entry(key).or_insert_with(Vec::new).push(i);
+        }
+        Ok(Sidecar {
+            entries,
+            by_name,
+            by_uid,
+        })
     }
 
-    /// The lines about the image at `path` (as the walk found it) with this SOP Instance UID.
+    /// The lines about the image at `path` (as the walk found it) with this SOP Instance UID,
+    /// in sidecar order.
     pub fn regions(&self, path: &str, uid: &str) -> Vec<&Entry> {
-        let matching: Vec<&Entry> = self
-            .entries
-            .iter()
-            .filter(|e| match &e.key {
-                Key::Path(p) => matches_path(p, path),
-                Key::Uid(u) => !uid.is_empty() && u == uid,
-            })
-            .collect();
+        let mut lines = self.path_lines(path);
+        if !uid.is_empty() {
+            lines.extend(self.by_uid.get(uid).into_iter().flatten());
+        }
+        lines.sort_unstable();
+        let matching: Vec<&Entry> = lines.into_iter().map(|i| &self.entries[i]).collect();
         for e in &matching {
             e.used.store(true, Ordering::Relaxed);
         }
         matching
+    }
+
+    /// The path lines that name `path`.
+    fn path_lines(&self, path: &str) -> Vec<usize> {
+        let candidates = self.by_name.get(&file_name(path)).into_iter().flatten();
+        candidates
+            .filter(|&&i| matches!(&self.entries[i].key, Key::Path(p) if matches_path(p, path)))
+            .copied()
+            .collect()
+    }
+
+    /// Refuses two lines that give one frame of one input the same region label — two path
+    /// suffixes, or a path and a SOP Instance UID — before the run writes anything: the region
+    /// would be scored twice and pooled twice into `L1-L4`. `uid_of(i)` reads input `i`'s SOP
+    /// Instance UID, and is called only for inputs a path line names when there are UID lines.
+    pub fn check_inputs(
+        &self,
+        paths: &[String],
+        uid_of: impl Fn(usize) -> Option<String> + Sync,
+    ) -> Result<()> {
+        let conflict = paths.par_iter().enumerate().find_map_first(|(i, path)| {
+            let mut lines = self.path_lines(path);
+            if lines.is_empty() {
+                return None; // UID lines alone cannot collide: load refused repeats
+            }
+            if !self.by_uid.is_empty() {
+                let uid = uid_of(i).unwrap_or_default();
+                lines.extend(self.by_uid.get(&uid).into_iter().flatten());
+            }
+            self.repeat(&mut lines, path)
+        });
+        conflict.map_or(Ok(()), Err)
+    }
+
+    /// The first two of `lines` that give one frame the same label, as an error.
+    fn repeat(&self, lines: &mut [usize], path: &str) -> Option<Error> {
+        lines.sort_unstable();
+        let mut seen: HashMap<(u32, &str), &Entry> = HashMap::new();
+        for &i in lines.iter() {
+            let e = &self.entries[i];
+            if let Some(first) = seen.insert((e.frame, e.label.as_str()), e) {
+                return Some(Error::Config(format!(
+                    "{} and {} both give {path} frame {} a region {}: keep one",
+                    first.place, e.place, e.frame, e.label
+                )));
+            }
+        }
+        None
     }
 
     /// One line per sidecar line that matched no input, for the end of the run.
@@ -260,6 +326,14 @@ fn parse_polygon(text: &str) -> std::result::Result<Shape, String> {
     Ok(Shape::Polygon(vertices))
 }
 
+/// The last component of a path, by which path lines are indexed; empty when it has none.
+fn file_name(path: &str) -> String {
+    Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 /// A sidecar path names an input when equal to the path the walk found, or, when relative, when
 /// it is the input path's last components.
 fn matches_path(sidecar: &str, input: &str) -> bool {
@@ -379,5 +453,46 @@ mod tests {
             let e = load(text).unwrap_err().to_string();
             assert!(e.contains(want), "{text:?}: {e}");
         }
+    }
+
+    /// Issue 14 (6b): two lines could both give one frame an `L1`, which `L1-L4` pooled twice.
+    #[test]
+    fn two_lines_giving_one_frame_the_same_label_are_refused_naming_both() {
+        let s = load(
+            "path,sop_instance_uid,roi,x,y,width,height,frame\n\
+             a/b.dcm,,L1,0,0,2,2,\n\
+             b.dcm,,L2,0,0,2,2,\n\
+             b.dcm,,L1,1,1,2,2,2\n\
+             ,1.2.3,L2,0,0,2,2,\n",
+        )
+        .unwrap();
+        let uid = |uid: &'static str| move |_: usize| Some(uid.to_string());
+        // L1 of frame 1 and L1 of frame 2 differ; L2 by path and by UID collide.
+        let e = s
+            .check_inputs(&["scans/a/b.dcm".into()], uid("1.2.3"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(
+                "rois.csv line 3 and rois.csv line 5 both give scans/a/b.dcm frame 1 a region L2"
+            ),
+            "{e}"
+        );
+        assert!(s
+            .check_inputs(&["scans/a/b.dcm".into()], uid("9.9"))
+            .is_ok());
+        let suffixes =
+            load("path,roi,x,y,width,height\na/b.dcm,L1,0,0,2,2\nb.dcm,L1,0,0,3,3\n").unwrap();
+        let e = suffixes
+            .check_inputs(&["x/a/b.dcm".into(), "x/c/b.dcm".into()], |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 2 and rois.csv line 3 both give x/a/b.dcm frame 1 a region L1"),
+            "{e}"
+        );
+        assert!(suffixes
+            .check_inputs(&["x/c/b.dcm".into()], |_| None)
+            .is_ok());
     }
 }

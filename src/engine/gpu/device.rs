@@ -369,4 +369,49 @@ mod tests {
         assert!(e.contains("4 storage buffers"), "{e}");
         assert!(capacity(&wgpu::Limits::default(), SLOT_BYTES).is_ok());
     }
+
+    /// Issue 14 (6e): after the device is lost, a batch must fail as a lost device (which stops
+    /// the run), not as a per-frame error, or every later frame becomes an error row.
+    #[test]
+    fn a_batch_on_a_lost_device_fails_as_a_lost_device() {
+        let Some(adapter) = find_adapter(Want::Any) else {
+            assert!(
+                std::env::var("TBS_REQUIRE_GPU").as_deref() != Ok("1"),
+                "TBS_REQUIRE_GPU=1 but wgpu found no adapter"
+            );
+            return;
+        };
+        let gpu = Gpu::open(&adapter, Some(1 << 16)).unwrap();
+        let slot = gpu.slot();
+        use crate::engine::gpu::plan::{self, Band, Placed, Window};
+        let (rows, cols) = (8, 16);
+        let window = Window {
+            top: 0,
+            left: 0,
+            rows,
+            cols,
+            masked: false,
+        };
+        let band = Band {
+            first_row: 0,
+            rows,
+            counted: rows,
+        };
+        let at = Placed {
+            word_offset: 0,
+            mask_offset: 0,
+        };
+        let batch = Batch {
+            words: vec![0x0001_0002; rows * cols / 2],
+            inside: Vec::new(),
+            tiles: plan::tiles(&band, cols, &window, at).collect(),
+        };
+        assert!(gpu.finish(&slot, gpu.submit(&slot, &batch, 2)).is_ok());
+        gpu.device.destroy();
+        let submitted = gpu.submit(&slot, &batch, 2);
+        match gpu.finish(&slot, submitted) {
+            Err(Error::DeviceLost(_)) => {}
+            other => panic!("expected a lost device, got {other:?}"),
+        }
+    }
 }
