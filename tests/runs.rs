@@ -120,6 +120,27 @@ fn merge_refuses_shards_made_with_other_parameters() {
     );
 }
 
+#[test]
+fn merge_reports_a_shard_whose_run_never_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let scans = dir.path().join("scans");
+    sized_cohort(&scans, 6, 48);
+    let shard = |i: usize| dir.path().join(format!("shard{i}.csv"));
+    for i in 0..2 {
+        let slice = format!("{i}/2");
+        complete(&["--cpu", s(&scans), "--shard", &slice, "-o", s(&shard(i))]);
+    }
+    // As a run killed after its last row leaves it: the manifest it wrote when it started.
+    let text = std::fs::read_to_string(manifest(&shard(1))).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    m["state"] = "running".into();
+    std::fs::write(manifest(&shard(1)), m.to_string()).unwrap();
+    let out = run(&["merge", s(&shard(0)), s(&shard(1))]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("shard1.csv: its run did not end"), "{said}");
+}
+
 /// Takes the exclusive lock a run takes, as a second run would see it.
 fn hold_lock(path: &Path) -> File {
     let file = std::fs::OpenOptions::new()
