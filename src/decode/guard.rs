@@ -130,6 +130,13 @@ fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<Vec
         let sequence = header.vr == *b"SQ" || header.vr == *b"  ";
         pos = match (header.tag, header.length) {
             (ITEM, _) if in_fragments => value_end(bytes, &header)?,
+            // A delimiter has no value (PS3.5 7.5); the parser would read the length it declares.
+            (tag @ (SEQUENCE_END | ITEM_END), length) if length != 0 => {
+                return Err(Error::Malformed(format!(
+                    "delimiter ({:04X},{:04X}) declares a value of {length} bytes",
+                    tag.0, tag.1
+                )))
+            }
             (SEQUENCE_END, _) => {
                 in_fragments = false;
                 header.value_start
@@ -175,11 +182,10 @@ fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<Vec
                     String::from_utf8_lossy(&header.vr)
                 )))
             }
-            // A sequence of defined length (implicit VR: one whose value starts with an item),
-            // which the parser reads item by item.
-            _ if header.vr == *b"SQ"
-                || (header.vr == *b"  " && bytes[header.value_start..].starts_with(ITEM_BYTES)) =>
-            {
+            // A sequence of defined length, which the parser reads item by item. In implicit VR
+            // that is one the dictionary calls a sequence: the parser reads an unknown element
+            // of defined length as bytes, whatever they look like, and so does this walk.
+            _ if header.vr == *b"SQ" => {
                 enclosing.push(value_end(bytes, &header)?); // the sequence fits; now its items
                 header.value_start
             }
@@ -265,8 +271,6 @@ fn defined_end(
 }
 
 const ITEM: (u16, u16) = (0xFFFE, 0xE000);
-/// An item tag as implicit VR little endian stores it.
-const ITEM_BYTES: &[u8] = &[0xFE, 0xFF, 0x00, 0xE0];
 const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
 const SEQUENCE_END: (u16, u16) = (0xFFFE, 0xE0DD);
 const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
@@ -326,8 +330,9 @@ fn read_header(bytes: &[u8], pos: usize, encoding: Encoding) -> Result<Header> {
     }
 }
 
-/// The VR the parser gives an implicit VR element: group lengths are UL, others the standard
-/// dictionary's where it names one VR, else none (`"  "`: unknown to both).
+/// The VR the parser gives an implicit VR element: group lengths are UL, Pixel Data and overlay
+/// data OW, others the standard dictionary's (an ambiguous entry resolved as the parser
+/// resolves it), else none (`"  "`: unknown to both, read as bytes).
 fn implicit_vr(tag: (u16, u16)) -> [u8; 2] {
     use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
     if tag.0 == 0xFFFE {
@@ -336,10 +341,12 @@ fn implicit_vr(tag: (u16, u16)) -> [u8; 2] {
     if tag.1 == 0x0000 {
         return *b"UL";
     }
+    if tag == PIXEL_DATA || (tag.0 >> 8 == 0x60 && tag.1 == 0x3000) {
+        return *b"OW";
+    }
     dicom_dictionary_std::StandardDataDictionary
         .by_tag(dicom_core::Tag(tag.0, tag.1))
-        .and_then(|entry| entry.vr().exact())
-        .map_or(*b"  ", |vr| vr.to_bytes())
+        .map_or(*b"  ", |entry| entry.vr().relaxed().to_bytes())
 }
 
 /// Every value representation of the standard (PS3.5 6.2).
@@ -534,6 +541,38 @@ mod tests {
         lying[at..at + 4].copy_from_slice(&(1u32 << 30).to_le_bytes());
         let e = check(&file(&lying), 1 << 20).unwrap_err().to_string();
         assert!(e.contains("past the end of the file"), "{e}");
+    }
+
+    /// Fuzz finding: in implicit VR, an unknown element of defined length whose value starts
+    /// like an item. The walk went into it as a sequence, where a length inside carried it past
+    /// the next element; the parser reads such a value as bytes and then that element, which
+    /// declared 2.9 GB.
+    #[test]
+    fn an_unknown_implicit_element_is_passed_as_bytes_whatever_it_holds() {
+        let mut out = vec![0; 128];
+        out.extend_from_slice(b"DICM");
+        out.extend(element(2, 0x10, b"UI", b"1.2.840.10008.1.2\0", None));
+        let looks_like_an_item = implicit(ITEM, 1 << 30, &[0; 8]);
+        out.extend(implicit((0xFAFE, 0x200D), 16, &looks_like_an_item));
+        let fine = check(&out, 1 << 20);
+        assert!(fine.is_ok(), "{fine:?}");
+        out.extend(implicit((0x6C4F, 0x73A5), 0xB0B1_C1BD, &[0; 4]));
+        let e = check(&out, 1 << 20).unwrap_err().to_string();
+        assert!(e.contains("(6C4F,73A5) declares 2964439485 bytes"), "{e}");
+    }
+
+    /// Fuzz finding: a sequence delimiter at the top level declaring 822 MB, which the parser
+    /// reserved.
+    #[test]
+    fn a_delimiter_that_declares_a_value_is_refused() {
+        let last = element(0x10, 0x10, b"PN", b"DOE^J ", None);
+        for tag in [SEQUENCE_END, ITEM_END] {
+            let delimiter = implicit(tag, 0x3100_0001, &[]);
+            let e = check(&file(&[last.clone(), delimiter].concat()), 1 << 20)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("declares a value of 822083585 bytes"), "{e}");
+        }
     }
 
     #[test]
