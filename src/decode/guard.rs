@@ -13,9 +13,10 @@
 
 use std::ops::Range;
 
+use super::un_sequence;
 use crate::error::{Error, Result};
 
-const UNDEFINED: u32 = 0xFFFF_FFFF;
+pub(super) const UNDEFINED: u32 = 0xFFFF_FFFF;
 
 /// How the data set after the file meta group is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,78 +202,20 @@ fn is_padding(rest: &[u8]) -> bool {
     rest.len() < 8 || (rest[..4] == [0; 4] && rest.iter().all(|&b| b == 0))
 }
 
-/// Nesting deeper than this inside a UN sequence is refused rather than walked.
-const MAX_UN_DEPTH: usize = 32;
-
 /// Where a UN element of undefined length ends: after the delimiter of the implicit VR little
 /// endian sequence its value is.
 fn un_sequence_end(bytes: &[u8], header: &Header) -> Result<usize> {
     let (group, element) = header.tag;
-    sequence_end(bytes, header.value_start, 0).map_err(|why| {
+    un_sequence::end(bytes, header.value_start).map_err(|why| {
         Error::Malformed(format!(
             "element ({group:04X},{element:04X}) of VR UN with undefined length: {why}"
         ))
     })
 }
 
-/// The end of an implicit VR sequence's items, from `pos` to just after its delimiter.
-fn sequence_end(bytes: &[u8], mut pos: usize, depth: usize) -> std::result::Result<usize, String> {
-    if depth > MAX_UN_DEPTH {
-        return Err(format!("its sequences nest deeper than {MAX_UN_DEPTH}"));
-    }
-    loop {
-        let (tag, length, start) = implicit_header(bytes, pos)?;
-        pos = match (tag, length) {
-            (SEQUENCE_END, _) => return Ok(start),
-            (ITEM, UNDEFINED) => item_end(bytes, start, depth + 1)?,
-            (ITEM, length) => defined_end(bytes, tag, length, start)?,
-            ((g, e), _) => return Err(format!("({g:04X},{e:04X}) where an item was expected")),
-        };
-    }
-}
-
-/// The end of an implicit VR item of undefined length, just after its delimiter.
-fn item_end(bytes: &[u8], mut pos: usize, depth: usize) -> std::result::Result<usize, String> {
-    loop {
-        let (tag, length, start) = implicit_header(bytes, pos)?;
-        pos = match (tag, length) {
-            (ITEM_END, _) => return Ok(start),
-            (_, UNDEFINED) => sequence_end(bytes, start, depth + 1)?,
-            _ => defined_end(bytes, tag, length, start)?,
-        };
-    }
-}
-
-/// An implicit VR little endian header at `pos`: tag, length, where the value starts.
-fn implicit_header(
-    bytes: &[u8],
-    pos: usize,
-) -> std::result::Result<((u16, u16), u32, usize), String> {
-    if pos + 8 > bytes.len() {
-        return Err("it runs past the end of the file without its delimiter".into());
-    }
-    let tag = (read_u16(bytes, pos, false), read_u16(bytes, pos + 2, false));
-    Ok((tag, read_u32(bytes, pos + 4, false), pos + 8))
-}
-
-fn defined_end(
-    bytes: &[u8],
-    (group, element): (u16, u16),
-    length: u32,
-    start: usize,
-) -> std::result::Result<usize, String> {
-    let end = start + length as usize;
-    if end > bytes.len() {
-        return Err(format!(
-            "({group:04X},{element:04X}) inside it declares {length} bytes past the end of the file"
-        ));
-    }
-    Ok(end)
-}
-
-const ITEM: (u16, u16) = (0xFFFE, 0xE000);
-const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
-const SEQUENCE_END: (u16, u16) = (0xFFFE, 0xE0DD);
+pub(super) const ITEM: (u16, u16) = (0xFFFE, 0xE000);
+pub(super) const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
+pub(super) const SEQUENCE_END: (u16, u16) = (0xFFFE, 0xE0DD);
 const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
 
 struct Header {
@@ -414,7 +357,7 @@ fn truncated(pos: usize, need: usize, have: usize) -> Error {
     ))
 }
 
-fn read_u16(b: &[u8], pos: usize, big: bool) -> u16 {
+pub(super) fn read_u16(b: &[u8], pos: usize, big: bool) -> u16 {
     let pair = [b[pos], b[pos + 1]];
     if big {
         u16::from_be_bytes(pair)
@@ -423,7 +366,7 @@ fn read_u16(b: &[u8], pos: usize, big: bool) -> u16 {
     }
 }
 
-fn read_u32(b: &[u8], pos: usize, big: bool) -> u32 {
+pub(super) fn read_u32(b: &[u8], pos: usize, big: bool) -> u32 {
     let quad = [b[pos], b[pos + 1], b[pos + 2], b[pos + 3]];
     if big {
         u32::from_be_bytes(quad)

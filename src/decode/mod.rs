@@ -9,6 +9,7 @@ mod codestream;
 mod guard;
 mod rle;
 mod samples;
+mod un_sequence;
 
 pub use samples::SampleLayout;
 
