@@ -42,7 +42,7 @@ pub fn check(bytes: &[u8], max_inflated: u64) -> Result<Vec<Range<usize>>> {
     // The meta group is always explicit VR little endian, group 0002.
     while pos + 4 <= bytes.len() && read_u16(bytes, pos, false) == 0x0002 {
         let header = read_header(bytes, pos, Encoding::ExplicitLe)?;
-        let end = value_end(bytes, &header)?;
+        let end = value_end(bytes, &header, bytes.len())?;
         match header.tag {
             (0x0002, 0x0000) if end - header.value_start == 4 => {
                 declared_end = Some(end + read_u32(bytes, header.value_start, false) as usize);
@@ -112,88 +112,214 @@ fn what_is_cut(bytes: &[u8], cut: &Range<usize>) -> String {
     }
 }
 
-/// Walks every header the parser will read: into sequences and their items whatever their
-/// lengths say (the parser reads an item's content as a data set), but past the fragments of
-/// encapsulated pixel data, which are compressed bytes. Returns the ranges to cut (see
-/// [`check`]).
+/// A container the walk is inside, as the parser's state has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    /// A sequence: only items and, for an undefined length, its delimiter may follow.
+    Sequence { end: Option<usize> },
+    /// An item of a sequence: a data set, ended by its length or its delimiter.
+    Item { end: Option<usize> },
+    /// Encapsulated pixel data: fragments (items of bytes) until the sequence delimiter.
+    Fragments,
+}
+
+impl Open {
+    fn end(self) -> Option<usize> {
+        match self {
+            Open::Sequence { end } | Open::Item { end } => end,
+            Open::Fragments => None,
+        }
+    }
+}
+
+/// Walks every header the parser will read, as the parser reads them: a data set's elements,
+/// into sequences item by item and into items as data sets, past the fragments of encapsulated
+/// pixel data. What the standard's structure does not allow where it stands — an item outside a
+/// sequence, an element where an item belongs, a delimiter closing nothing open, a value running
+/// past the container it is in — is refused, since the parser's reading of it is its own and
+/// could be anything. Returns the ranges to cut (see [`check`]).
 fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<Vec<Range<usize>>> {
-    let mut in_fragments = false;
     let mut cuts = Vec::new();
-    // The ends of the sequences and items of defined length the walk is inside.
-    let mut enclosing: Vec<usize> = Vec::new();
-    while pos < bytes.len() {
-        if is_padding(&bytes[pos..]) {
+    let mut open: Vec<Open> = Vec::new();
+    loop {
+        // Containers of defined length close where their length says.
+        while let Some(end) = open.last().and_then(|o| o.end()) {
+            if end != pos {
+                break;
+            }
+            open.pop();
+        }
+        if open.iter().any(|o| o.end().is_some_and(|end| end <= pos)) {
+            return Err(Error::Malformed(format!(
+                "an item or sequence open at byte {pos} runs past the end of the one of defined \
+                 length around it"
+            )));
+        }
+        if pos >= bytes.len() {
+            break; // the parser takes the end of the file as the end of what is open
+        }
+        if open.is_empty() && is_padding(&bytes[pos..]) {
             cuts.push(pos..bytes.len());
             break;
         }
-        enclosing.retain(|&end| end > pos);
         let header = read_header(bytes, pos, encoding)?;
-        let sequence = header.vr == *b"SQ" || header.vr == *b"  ";
-        pos = match (header.tag, header.length) {
-            (ITEM, _) if in_fragments => value_end(bytes, &header)?,
-            // A delimiter has no value (PS3.5 7.5); the parser would read the length it declares.
-            (tag @ (SEQUENCE_END | ITEM_END), length) if length != 0 => {
-                return Err(Error::Malformed(format!(
-                    "delimiter ({:04X},{:04X}) declares a value of {length} bytes",
-                    tag.0, tag.1
-                )))
-            }
-            (SEQUENCE_END, _) => {
-                in_fragments = false;
-                header.value_start
-            }
-            // An item is read into as a data set, or by the parser as a fragment: its length
-            // must fit the file either way.
-            (ITEM, length) if length != UNDEFINED => {
-                enclosing.push(value_end(bytes, &header)?);
-                header.value_start
-            }
-            (ITEM | ITEM_END, _) => header.value_start,
-            ((0xFFFE, element), _) => {
-                return Err(Error::Malformed(format!(
-                    "(FFFE,{element:04X}) is neither an item nor a delimiter"
-                )))
-            }
-            (PIXEL_DATA, UNDEFINED) => {
-                in_fragments = true;
-                header.value_start
-            }
-            // Its content is implicit VR whatever the file's encoding, which the parser would
-            // read in the file's: it is walked so, and cut out. Cutting bytes from inside a
-            // container of defined length would break that length, so there it is refused.
-            (tag, UNDEFINED) if header.vr == *b"UN" => {
-                let end = un_sequence_end(bytes, &header)?;
-                if !enclosing.is_empty() {
-                    return Err(Error::Unsupported(format!(
-                        "element ({:04X},{:04X}) of VR UN with undefined length inside a \
-                         sequence of defined length",
-                        tag.0, tag.1
-                    )));
+        let limit = open
+            .iter()
+            .rev()
+            .find_map(|o| o.end())
+            .unwrap_or(bytes.len());
+        pos = match open.last().copied() {
+            Some(Open::Sequence { end }) => in_sequence(bytes, &header, end, limit, &mut open)?,
+            Some(Open::Fragments) => in_fragments(bytes, &header, limit, &mut open)?,
+            Some(Open::Item { .. }) | None => {
+                let step = in_data_set(bytes, &header, limit, encoding, &mut open)?;
+                if let Step::Cut(end) = step {
+                    // Cutting bytes from inside a container of defined length would break
+                    // that length.
+                    if open.iter().any(|o| o.end().is_some()) {
+                        return Err(Error::Unsupported(format!(
+                            "element {} of VR UN with undefined length inside a sequence of \
+                             defined length",
+                            name(header.tag)
+                        )));
+                    }
+                    cuts.push(pos..end);
                 }
-                cuts.push(pos..end);
-                end
+                step.next()
             }
-            (_, UNDEFINED) if sequence => header.value_start,
-            (tag, UNDEFINED) => {
-                return Err(Error::Malformed(format!(
-                    "element ({:04X},{:04X}) of VR {} has an undefined length, which only \
-                     sequences and pixel data may have",
-                    tag.0,
-                    tag.1,
-                    String::from_utf8_lossy(&header.vr)
-                )))
-            }
-            // A sequence of defined length, which the parser reads item by item. In implicit VR
-            // that is one the dictionary calls a sequence: the parser reads an unknown element
-            // of defined length as bytes, whatever they look like, and so does this walk.
-            _ if header.vr == *b"SQ" => {
-                enclosing.push(value_end(bytes, &header)?); // the sequence fits; now its items
-                header.value_start
-            }
-            _ => value_end(bytes, &header)?,
         };
     }
     Ok(cuts)
+}
+
+/// Where the walk goes after a data set element.
+enum Step {
+    To(usize),
+    /// Past an element the parser must not see, which ends there.
+    Cut(usize),
+}
+
+impl Step {
+    fn next(&self) -> usize {
+        match *self {
+            Step::To(p) | Step::Cut(p) => p,
+        }
+    }
+}
+
+/// An element header inside a sequence: an item, or the sequence's delimiter.
+fn in_sequence(
+    bytes: &[u8],
+    header: &Header,
+    end: Option<usize>,
+    limit: usize,
+    open: &mut Vec<Open>,
+) -> Result<usize> {
+    match (header.tag, header.length) {
+        (ITEM, UNDEFINED) => open.push(Open::Item { end: None }),
+        (ITEM, _) => open.push(Open::Item {
+            end: Some(value_end(bytes, header, limit)?),
+        }),
+        (SEQUENCE_END, 0) if end.is_none() => {
+            open.pop();
+        }
+        (tag, length) => return Err(misplaced(tag, length, "an item of a sequence")),
+    }
+    Ok(header.value_start)
+}
+
+/// An element header among pixel data fragments: a fragment, or the delimiter.
+fn in_fragments(
+    bytes: &[u8],
+    header: &Header,
+    limit: usize,
+    open: &mut Vec<Open>,
+) -> Result<usize> {
+    match (header.tag, header.length) {
+        (ITEM, length) if length != UNDEFINED => value_end(bytes, header, limit),
+        (SEQUENCE_END, 0) => {
+            open.pop();
+            Ok(header.value_start)
+        }
+        (tag, length) => Err(misplaced(tag, length, "a pixel data fragment")),
+    }
+}
+
+/// An element header in a data set (the file's, or an item's).
+fn in_data_set(
+    bytes: &[u8],
+    header: &Header,
+    limit: usize,
+    encoding: Encoding,
+    open: &mut Vec<Open>,
+) -> Result<Step> {
+    let sequence = header.vr == *b"SQ" || (header.vr == *b"  " && encoding == Encoding::ImplicitLe);
+    let step = match (header.tag, header.length) {
+        (ITEM_END, 0) if matches!(open.last(), Some(Open::Item { end: None })) => {
+            open.pop();
+            Step::To(header.value_start)
+        }
+        // The parser passes a stray item delimiter at the top level.
+        (ITEM_END, 0) if open.is_empty() => Step::To(header.value_start),
+        (tag @ (0xFFFE, _), length) => return Err(misplaced(tag, length, "a data set element")),
+        (PIXEL_DATA, UNDEFINED) => {
+            open.push(Open::Fragments);
+            Step::To(header.value_start)
+        }
+        // Its content is implicit VR whatever the file's encoding, which the parser would read
+        // in the file's: it is walked so, and cut out.
+        (_, UNDEFINED) if header.vr == *b"UN" => Step::Cut(un_sequence_end(bytes, header)?),
+        (_, UNDEFINED) if sequence => {
+            open.push(Open::Sequence { end: None });
+            Step::To(header.value_start)
+        }
+        (tag, UNDEFINED) => {
+            return Err(Error::Malformed(format!(
+                "element {} of VR {} has an undefined length, which only sequences and pixel \
+                 data may have",
+                name(tag),
+                String::from_utf8_lossy(&header.vr)
+            )))
+        }
+        // A sequence of defined length, read item by item. In implicit VR that is one the
+        // dictionary calls a sequence: the parser reads an unknown element of defined length as
+        // bytes, whatever they look like, and so does this walk.
+        _ if header.vr == *b"SQ" => {
+            let end = value_end(bytes, header, limit)?;
+            open.push(Open::Sequence { end: Some(end) });
+            Step::To(header.value_start)
+        }
+        _ => Step::To(value_end(bytes, header, limit)?),
+    };
+    Ok(step)
+}
+
+/// A tag where the structure does not allow it.
+fn misplaced(tag: (u16, u16), length: u32, expected: &str) -> Error {
+    let what = match tag {
+        ITEM => "an item",
+        ITEM_END | SEQUENCE_END if length != 0 => {
+            // A delimiter has no value (PS3.5 7.5); the parser would read the length it declares.
+            return Error::Malformed(format!(
+                "delimiter {} declares a value of {length} bytes",
+                name(tag)
+            ));
+        }
+        ITEM_END => "an item delimiter",
+        SEQUENCE_END => "a sequence delimiter",
+        (0xFFFE, element) => {
+            return Error::Malformed(format!(
+                "(FFFE,{element:04X}) is neither an item nor a delimiter"
+            ))
+        }
+        _ => "element",
+    };
+    Error::Malformed(format!("{what} {} where {expected} belongs", name(tag)))
+}
+
+/// `(GGGG,EEEE)`.
+fn name((group, element): (u16, u16)) -> String {
+    format!("({group:04X},{element:04X})")
 }
 
 /// Trailing bytes that form no element: zeros (padding to a block size), or fewer than an
@@ -328,7 +454,9 @@ fn value_size(vr: [u8; 2]) -> usize {
     }
 }
 
-fn value_end(bytes: &[u8], header: &Header) -> Result<usize> {
+/// Where an element's value ends, which must be within `limit`: the end of the file, or of the
+/// innermost container of defined length.
+fn value_end(bytes: &[u8], header: &Header, limit: usize) -> Result<usize> {
     let len = header.length as usize;
     // The parser reads such values whole, past a length that is not a multiple of their size,
     // and then takes value bytes for headers: a length there could be anything.
@@ -348,7 +476,14 @@ fn value_end(bytes: &[u8], header: &Header) -> Result<usize> {
             header.tag.0, header.tag.1
         )));
     }
-    Ok(header.value_start + len)
+    let end = header.value_start + len;
+    if end > limit {
+        return Err(Error::Malformed(format!(
+            "element {} declares {len} bytes, past the end of the item or sequence it is in",
+            name(header.tag)
+        )));
+    }
+    Ok(end)
 }
 
 fn truncated(pos: usize, need: usize, have: usize) -> Error {
@@ -484,6 +619,77 @@ mod tests {
         lying[at..at + 4].copy_from_slice(&(1u32 << 30).to_le_bytes());
         let e = check(&file(&lying), 1 << 20).unwrap_err().to_string();
         assert!(e.contains("past the end of the file"), "{e}");
+    }
+
+    /// Fuzz finding: after a sequence delimiter inside an item, an item the walk went into as a
+    /// data set and the parser read as bytes. Structure the standard does not allow is refused,
+    /// wherever it stands; what it allows is walked as the parser reads it.
+    #[test]
+    fn structure_the_standard_does_not_allow_is_refused() {
+        let leaf = element(0x10, 0x10, b"PN", b"DOE^J ", None);
+        let undefined_sq = |content: &[u8]| {
+            let mut sq = element(0x8, 0x1140, b"SQ", &[], Some(UNDEFINED));
+            sq.extend_from_slice(content);
+            sq
+        };
+        let item_undefined = |content: &[u8]| {
+            [
+                implicit(ITEM, UNDEFINED, content),
+                implicit(ITEM_END, 0, &[]),
+            ]
+            .concat()
+        };
+        let end = implicit(SEQUENCE_END, 0, &[]);
+        let good = undefined_sq(&[item_undefined(&leaf), item(&leaf), end.clone()].concat());
+        assert!(check(&file(&good), 1 << 20).is_ok());
+        let refused = [
+            (
+                item(&leaf),
+                "an item (FFFE,E000) where a data set element belongs",
+            ),
+            (
+                undefined_sq(&[leaf.clone(), end.clone()].concat()),
+                "element (0010,0010) where an item",
+            ),
+            (
+                undefined_sq(
+                    &[implicit(
+                        ITEM,
+                        UNDEFINED,
+                        &[leaf.clone(), end.clone()].concat(),
+                    )]
+                    .concat(),
+                ),
+                "a sequence delimiter (FFFE,E0DD) where a data set element belongs",
+            ),
+            (
+                [
+                    element(0x8, 0x1140, b"SQ", &implicit(ITEM, UNDEFINED, &leaf), None),
+                    leaf.clone(),
+                ]
+                .concat(),
+                "runs past the end of the one of defined length",
+            ),
+            (
+                [
+                    element(
+                        0x8,
+                        0x1140,
+                        b"SQ",
+                        &item(&[leaf.clone(), leaf.clone()].concat())[..20],
+                        None,
+                    ),
+                    leaf.clone(),
+                    leaf.clone(),
+                ]
+                .concat(),
+                "past the end of the item or sequence it is in",
+            ),
+        ];
+        for (dataset, want) in refused {
+            let e = check(&file(&dataset), 1 << 20).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
     }
 
     /// Fuzz finding: in implicit VR, an unknown element of defined length whose value starts
