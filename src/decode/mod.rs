@@ -6,6 +6,7 @@
 //! that lies about a length becomes an error row instead of a huge allocation.
 
 mod codestream;
+mod element;
 mod guard;
 mod rle;
 mod samples;

@@ -5,7 +5,7 @@
 //! whole element out of what the parser sees; this walk only has to find its end exactly and
 //! refuse any length that runs past the file. Its content is private data no score reads.
 
-use super::guard::{read_u16, read_u32, ITEM, ITEM_END, SEQUENCE_END, UNDEFINED};
+use super::element::{read_u16, read_u32, ITEM, ITEM_END, SEQUENCE_END, UNDEFINED};
 
 /// Nesting deeper than this inside a UN sequence is refused rather than walked.
 const MAX_DEPTH: usize = 32;
