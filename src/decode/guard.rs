@@ -256,6 +256,11 @@ fn in_data_set(
         // The parser passes a stray item delimiter at the top level.
         (ITEM_END, 0) if open.is_empty() => Step::To(header.value_start),
         (tag @ (0xFFFE, _), length) => return Err(misplaced(tag, length, "a data set element")),
+        // The parser takes VR SQ before anything else, Pixel Data included.
+        (_, UNDEFINED) if header.vr == *b"SQ" => {
+            open.push(Open::Sequence { end: None });
+            Step::To(header.value_start)
+        }
         (PIXEL_DATA, UNDEFINED) => {
             open.push(Open::Fragments);
             Step::To(header.value_start)

@@ -226,3 +226,16 @@ fn zero_padding_after_the_last_element_is_cut_and_other_bytes_are_not() {
     let garbage = file(&[last, vec![0, 0, 0, 0, 9, 9, 9, 9, 9, 9]].concat());
     assert!(check(&garbage, 1 << 20).is_err());
 }
+
+/// Fuzz finding: Pixel Data of VR SQ and undefined length. The parser reads it as a sequence
+/// (VR SQ comes first), the walk took it for fragments and skipped an item the parser read as a
+/// data set, in which a length of 3.7 GB hid.
+#[test]
+fn pixel_data_of_vr_sq_is_walked_as_a_sequence() {
+    let lying = element(0x10, 0x10, b"OB", b"ab", Some(0xE000_FFFE));
+    let mut pixels = element(0x7FE0, 0x10, b"SQ", &[], Some(UNDEFINED));
+    pixels.extend(item(&lying));
+    pixels.extend(implicit(SEQUENCE_END, 0, &[]));
+    let e = check(&file(&pixels), 1 << 20).unwrap_err().to_string();
+    assert!(e.contains("(0010,0010) declares 3758161918 bytes"), "{e}");
+}
