@@ -1,8 +1,8 @@
 //! The command line: flags, their validation, and the wiring of a run.
 //!
 //! Arguments are parsed in two steps, as in ripgrep: clap reads the raw flags, then [`run`]
-//! checks them once, up front, and builds the walker, engine and writers. Nothing here decides a
-//! number; it only connects the stages.
+//! checks them once, up front, into a [`job::Config`] that the library runs. Nothing here
+//! decides a number or writes a results file.
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
