@@ -8,13 +8,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::batch::DEFAULT_MAX_PIXELS;
-use crate::batch::{self, peak_resident_bytes, reset_peak_resident, Settings};
 use crate::engine::gpu::{GpuEngine, Want};
 use crate::engine::{self, Choice, Engine};
 use crate::error::{Error, Result};
 use crate::fit::{FitRange, FitSpec};
 use crate::phantom::{self, Phantom, Spec, Style, Syntax};
+use crate::pipeline::DEFAULT_MAX_PIXELS;
+use crate::pipeline::{self, peak_resident_bytes, reset_peak_resident, Settings};
 use crate::region::Extremes;
 use crate::walk;
 use crate::write::ResultsWriter;
@@ -140,7 +140,7 @@ pub fn measure(
         sidecar: None,
         max_pixels: DEFAULT_MAX_PIXELS,
         pseudonym: None,
-        qc: false,
+        hook: None,
         file_timeout: None,
     };
     let inputs = walk::walk(&[dir.to_path_buf()]);
@@ -148,7 +148,7 @@ pub fn measure(
     let mut pair_evaluations = 0;
     reset_peak_resident();
     let described = engine.describe();
-    let summary = batch::run(inputs, engine, Arc::new(settings), |report| {
+    let summary = pipeline::run(inputs, engine, Arc::new(settings), |report| {
         pair_evaluations += report
             .variograms
             .iter()

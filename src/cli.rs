@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::batch::{Settings, DEFAULT_FILE_TIMEOUT, DEFAULT_MAX_PIXELS};
 use crate::bench;
 use crate::cohort::manifest::Manifest;
 use crate::cohort::merge;
@@ -25,6 +24,7 @@ use crate::job;
 use crate::phantom::spine::{self, Spine, SpineSpec};
 use crate::phantom::{self, Phantom, Spec, Style, Syntax};
 use crate::picture::report::{self, Cohort};
+use crate::pipeline::{Settings, DEFAULT_FILE_TIMEOUT, DEFAULT_MAX_PIXELS};
 use crate::region::sidecar::Sidecar;
 use crate::region::Extremes;
 
@@ -256,7 +256,7 @@ fn configure(args: &RunArgs) -> Result<job::Config> {
             .as_deref()
             .map(Pseudonymizer::load)
             .transpose()?,
-        qc: args.qc.is_some(),
+        hook: None,
         file_timeout: file_timeout(args.file_timeout.as_deref())?,
     };
     let engine = match (args.cpu, args.gpu) {

@@ -13,14 +13,15 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::batch::{self, FileReport, Picture, Settings};
 use crate::cohort::manifest::{FileDigest, Manifest, Parameters, RunFacts};
 use crate::cohort::resume::{self, Done};
 use crate::cohort::shard::Shard;
 use crate::cohort::{self, lock};
 use crate::engine::{self, Choice, Engine};
 use crate::error::{Error, Result};
+use crate::picture::qc;
 use crate::picture::report::{self, Cohort};
+use crate::pipeline::{self, FileReport, Picture, Settings};
 use crate::walk::{self, Input};
 use crate::write::{ResultsWriter, VariogramWriter, RESULT_COLUMNS, VARIOGRAM_COLUMNS};
 
@@ -43,7 +44,10 @@ pub struct Config {
 }
 
 /// Runs the job: every input of this shard, its rows written, the manifest and report after.
-pub fn run(config: Config) -> Result<()> {
+pub fn run(mut config: Config) -> Result<()> {
+    if config.qc.is_some() {
+        config.settings.hook = Some(Arc::new(qc::Sheets));
+    }
     // Before any output file is created, so a missing GPU leaves nothing half-written behind.
     let engine: Arc<dyn Engine> = Arc::from(engine::open(config.engine)?);
     let walked = walk::walk(&config.paths);
@@ -63,7 +67,7 @@ pub fn run(config: Config) -> Result<()> {
     if let Some(sidecar) = &config.settings.sidecar {
         let paths: Vec<String> = mine.iter().map(|(_, i)| i.display()).collect();
         sidecar.check_inputs(&paths, |i| {
-            batch::sop_instance_uid(mine[i].1, &config.settings)
+            pipeline::sop_instance_uid(mine[i].1, &config.settings)
         })?;
     }
     if let (Some(out), true) = (&config.output, config.resume) {
@@ -96,7 +100,7 @@ pub fn run(config: Config) -> Result<()> {
         undrawn: 0,
     };
     let settings = Arc::new(config.settings);
-    let summary = batch::run(pending, Arc::clone(&engine), Arc::clone(&settings), |r| {
+    let summary = pipeline::run(pending, Arc::clone(&engine), Arc::clone(&settings), |r| {
         sink.write(r)
     })?;
     let undrawn = sink.close();

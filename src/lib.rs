@@ -9,7 +9,6 @@
 //! QC sheets and the cohort report; [`phantom`] writes test images of known texture and
 //! [`bench`] times the engines on them.
 
-pub mod batch;
 pub mod bench;
 pub mod cli;
 pub mod cohort;
@@ -20,6 +19,7 @@ pub mod fit;
 pub mod job;
 pub mod phantom;
 pub mod picture;
+pub mod pipeline;
 pub mod region;
 pub mod schedule;
 pub mod walk;

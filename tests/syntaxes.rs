@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use tbs_batch::batch::DEFAULT_MAX_PIXELS;
 use tbs_batch::decode::{self, Frame};
 use tbs_batch::phantom::{write_dicom, Phantom, Spec, Syntax};
+use tbs_batch::pipeline::DEFAULT_MAX_PIXELS;
 
 use crate::util::spec;
 

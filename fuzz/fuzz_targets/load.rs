@@ -1,6 +1,6 @@
 //! The loader on arbitrary bytes: parse, validate the image, decode every frame (a few at most)
 //! and sum it. Any panic, or an allocation the header talks it into, is a finding; in a run,
-//! `batch::process` would turn the panic into an error row, but it should not happen at all.
+//! `pipeline::process` would turn the panic into an error row, but it should not happen at all.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -17,7 +17,7 @@ fuzz_target!(|bytes: &[u8]| {
     let Ok(file) = decode::parse(bytes, MAX_PIXELS * 2) else {
         return;
     };
-    // A run refuses images over its pixel cap before decoding them (batch::process); a smaller
+    // A run refuses images over its pixel cap before decoding them (pipeline::process); a smaller
     // cap here reaches the same code while keeping each execution fast.
     let Ok(geometry) = file.geometry() else {
         return;

@@ -5,6 +5,10 @@
 //! pixels, never from the engine, so both engines give the same bytes. Pixels are shown as
 //! stored, enlarged or reduced by nearest neighbour, so what is seen is what was summed.
 
+mod sheets;
+
+pub use sheets::Sheets;
+
 use std::path::{Component, Path, PathBuf};
 
 use image::{imageops, Rgb, RgbImage};

@@ -1,0 +1,109 @@
+//! The QC sheets as the pipeline's frame hook: each scored frame's sheet, built from what its
+//! rows say, drawn on the worker that scored it.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use plotters::style::RGBColor;
+
+use super::{file_name, render, Curve, Outline, Sheet};
+use crate::error::Error;
+use crate::picture::{PALETTE, POOLED};
+use crate::pipeline::{FrameHook, FrameView, Picture};
+use crate::write::Outcome;
+
+/// `--qc`: a sheet of every frame.
+#[derive(Debug, Default)]
+pub struct Sheets;
+
+impl FrameHook for Sheets {
+    fn look(&self, view: &FrameView) -> Option<Picture> {
+        let sheet = Sheet {
+            title: format!("{} — frame {} of {}", view.input, view.index, view.frames),
+            facts: facts(view),
+            frame: view.frame,
+            inverted: view.meta.monochrome1,
+            excluded: view.excluded_values,
+            curves: curves(view),
+            outlines: outlines(view),
+            max_lag: view.max_lag,
+        };
+        Some(Picture {
+            name: file_name(&view.input, view.index),
+            // A drawing bug costs the sheet, never the frame's rows.
+            png: catch_unwind(AssertUnwindSafe(|| render(&sheet)))
+                .unwrap_or_else(|_| Err(Error::Picture("drawing the sheet panicked".into())))
+                .map_err(|e| e.one_line()),
+        })
+    }
+}
+
+/// The sheet's second line: what a reader needs to judge the picture, and nothing that differs
+/// between engines.
+fn facts(view: &FrameView) -> String {
+    let m = view.meta;
+    let scanner = format!("{} {}", m.manufacturer, m.model);
+    let spacing = m
+        .pixel_spacing
+        .map_or("no pixel spacing".to_string(), |(r, c)| {
+            format!("{r} × {c} mm per pixel ({})", m.spacing_source)
+        });
+    format!(
+        "{} · {} × {} pixels · {spacing} · {} bits stored · fit {} · max lag {}",
+        if scanner.trim().is_empty() {
+            "unknown scanner"
+        } else {
+            scanner.trim()
+        },
+        m.columns.unwrap_or(0),
+        m.rows.unwrap_or(0),
+        m.bits_stored.unwrap_or(0),
+        view.fit,
+        view.max_lag
+    )
+}
+
+/// The colour of the frame's `i`-th region on its sheet, outline and curve alike.
+fn colour(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Every region whose shape could be read, in the colour of its place among the frame's regions
+/// (counting those that could not, so a legend's error keeps its colour).
+fn outlines(view: &FrameView) -> Vec<Outline> {
+    view.regions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (label, shape))| {
+            shape.map(|shape| Outline {
+                label: label.to_string(),
+                shape: shape.clone(),
+                colour: colour(i),
+            })
+        })
+        .collect()
+}
+
+/// One curve per row of the frame, in its region's colour; the pooled row, which is no region
+/// of its own, in black.
+fn curves(view: &FrameView) -> Vec<Curve> {
+    view.rows
+        .iter()
+        .map(|row| {
+            let colour = view
+                .regions
+                .iter()
+                .position(|(label, _)| *label == row.roi)
+                .map_or(POOLED, colour);
+            let variogram = view
+                .variograms
+                .iter()
+                .find(|v| v.roi == row.roi)
+                .map(|v| &v.variogram);
+            let fit = match &row.outcome {
+                Outcome::Ok(f) => Ok(f.clone()),
+                Outcome::Error(e) => Err(e.clone()),
+            };
+            Curve::new(&row.roi, colour, variogram, fit)
+        })
+        .collect()
+}
