@@ -13,19 +13,65 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::bench;
 use crate::cohort::manifest::{FileDigest, Manifest, Parameters, RunFacts};
 use crate::cohort::resume::{self, Done};
 use crate::cohort::shard::Shard;
 use crate::cohort::{self, lock};
 use crate::engine::{self, Choice, Engine};
 use crate::error::{Error, Result};
+use crate::phantom::{self, PhantomSet, SpineSet};
 use crate::picture::qc;
 use crate::picture::report::{self, Cohort};
 use crate::pipeline::{self, FileReport, Picture, Settings};
 use crate::walk::{self, Input};
 use crate::write::{ResultsWriter, VariogramWriter, RESULT_COLUMNS, VARIOGRAM_COLUMNS};
 
+mod merge;
+
+pub use merge::MergeConfig;
+
+/// What the command line asks for, every flag already checked.
+#[derive(Debug)]
+pub enum Task {
+    /// The main job.
+    Run(Box<Config>),
+    Merge(MergeConfig),
+    Phantoms(PhantomSet),
+    Spines(SpineSet),
+    Bench(bench::Cohort),
+}
+
+/// Carries out a task.
+pub fn execute(task: Task) -> Result<()> {
+    match task {
+        Task::Run(config) => run(*config),
+        Task::Merge(config) => merge::run(config),
+        Task::Phantoms(set) => {
+            let written = phantom::write_phantoms(&set)?;
+            let folder = set.out.display();
+            eprintln!("tbs-batch: wrote {written} phantom files to {folder}");
+            Ok(())
+        }
+        Task::Spines(set) => {
+            let written = phantom::write_spines(&set)?;
+            let folder = set.out.display();
+            eprintln!("tbs-batch: wrote {written} spine images and rois.csv to {folder}");
+            Ok(())
+        }
+        Task::Bench(cohort) => {
+            eprintln!(
+                "tbs-batch bench: generating {} files and running both engines…",
+                cohort.files
+            );
+            print!("{}", bench::run(cohort)?);
+            Ok(())
+        }
+    }
+}
+
 /// A run of the main job, every flag already checked.
+#[derive(Debug)]
 pub struct Config {
     pub paths: Vec<PathBuf>,
     pub engine: Choice,

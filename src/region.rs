@@ -76,7 +76,7 @@ impl Inside {
 }
 
 /// Which stored values are left out of every region (`--extremes`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Extremes {
     /// Leave out the frame's minimum and maximum stored values when bits stored ≤ 8.
     Auto,

@@ -19,7 +19,7 @@ use super::{rle, Phantom, Style};
 use crate::error::{Error, Result};
 
 /// The transfer syntaxes phantoms can be written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Syntax {
     ImplicitLe,
     ExplicitLe,

@@ -7,9 +7,11 @@
 
 mod file;
 mod rle;
+mod sets;
 pub mod spine;
 
 pub use file::{write_dicom, Syntax};
+pub use sets::{write_phantoms, write_spines, PhantomSet, SpineSet};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -1,0 +1,210 @@
+//! The command line: clap reads the raw flags ([`args`]), then [`configure`] checks every one of
+//! them once, up front, with a clear message, and turns them into the [`Task`] the library
+//! carries out. Nothing here decides a number or writes a file.
+
+mod args;
+
+pub use args::{
+    BenchArgs, Cli, Command, ExtremesArg, MergeArgs, PhantomArgs, RunArgs, SpineArgs, SyntaxArg,
+};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::bench;
+use crate::cohort::pseudonym::Pseudonymizer;
+use crate::cohort::same_file;
+use crate::cohort::shard::Shard;
+use crate::engine::Choice;
+use crate::error::{Error, Result};
+use crate::fit::{FitRange, FitSpec};
+use crate::job::{Config, MergeConfig, Task};
+use crate::phantom::{PhantomSet, SpineSet};
+use crate::pipeline::{Settings, DEFAULT_FILE_TIMEOUT};
+use crate::region::sidecar::Sidecar;
+
+/// The largest lag accepted: far beyond the fit range of any published TBS definition.
+pub const MAX_LAG_LIMIT: usize = 256;
+
+/// The task the command line asks for, every flag checked.
+pub fn configure(cli: Cli) -> Result<Task> {
+    match cli.command {
+        Some(Command::Phantom(args)) => Ok(Task::Phantoms(phantoms(args))),
+        Some(Command::Spine(args)) => spines(args).map(Task::Spines),
+        Some(Command::Bench(args)) => bench(&args).map(Task::Bench),
+        Some(Command::Merge(args)) => merge(args).map(Task::Merge),
+        None => run(&cli.run).map(|c| Task::Run(Box::new(c))),
+    }
+}
+
+/// The main job's flags.
+fn run(args: &RunArgs) -> Result<Config> {
+    if args.paths.is_empty() {
+        return Err(Error::Config(
+            "no input: give DICOM files or directories".into(),
+        ));
+    }
+    check_max_lag(args.max_lag)?;
+    let settings = Settings {
+        max_lag: args.max_lag,
+        fit: fit_spec(args)?,
+        spacing: check_spacing(args.spacing)?,
+        jobs: threads(args.jobs)?,
+        extremes: args.extremes.into(),
+        sidecar: args
+            .roi
+            .as_deref()
+            .map(Sidecar::load)
+            .transpose()?
+            .map(Arc::new),
+        max_pixels: args.max_pixels,
+        pseudonym: args
+            .pseudonymize
+            .as_deref()
+            .map(Pseudonymizer::load)
+            .transpose()?,
+        hook: None,
+        file_timeout: file_timeout(args.file_timeout.as_deref())?,
+    };
+    let engine = match (args.cpu, args.gpu) {
+        (true, _) => Choice::Cpu,
+        (_, true) => Choice::Gpu,
+        _ => Choice::Auto,
+    };
+    Ok(Config {
+        paths: args.paths.clone(),
+        engine,
+        settings,
+        output: args.output.clone(),
+        variogram: args.variogram.clone(),
+        resume: args.resume,
+        shard: Shard::choose(args.shard, |k| std::env::var(k).ok())?,
+        roi: args.roi.clone(),
+        qc: args.qc.clone(),
+        report: args.report.clone(),
+        command: std::env::args().collect(),
+    })
+}
+
+/// `--file-timeout`: seconds (`90`, `0.5`) or a duration (`2m`, `500ms`); 0 means no limit.
+fn file_timeout(text: Option<&str>) -> Result<Option<Duration>> {
+    let Some(text) = text else {
+        return Ok(Some(DEFAULT_FILE_TIMEOUT));
+    };
+    let limit = match text.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Duration::from_secs_f64(secs),
+        Ok(_) => {
+            return Err(Error::Config(format!(
+                "--file-timeout {text}: not a duration"
+            )))
+        }
+        Err(_) => humantime::parse_duration(text.trim())
+            .map_err(|e| Error::Config(format!("--file-timeout {text}: {e}")))?,
+    };
+    Ok((!limit.is_zero()).then_some(limit))
+}
+
+fn merge(args: MergeArgs) -> Result<MergeConfig> {
+    if let Some(out) = &args.output {
+        if let Some(input) = args.files.iter().find(|f| same_file(f, out)) {
+            return Err(Error::Config(format!(
+                "merge -o {} would overwrite its input {}",
+                out.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(MergeConfig {
+        files: args.files,
+        output: args.output,
+        report: args.report,
+    })
+}
+
+fn fit_spec(args: &RunArgs) -> Result<FitSpec> {
+    match args.fit_mm.as_deref() {
+        Some(&[a, b]) if a > 0.0 && a < b && b.is_finite() => Ok(FitSpec::Millimetres(a, b)),
+        Some(mm) => Err(Error::Config(format!(
+            "--fit-mm {mm:?} must be two distances in mm, 0 < A < B"
+        ))),
+        None => Ok(FitSpec::Lags(FitRange::new(
+            args.fit_from,
+            args.fit_to,
+            args.max_lag,
+        )?)),
+    }
+}
+
+fn check_spacing(spacing: Option<f64>) -> Result<Option<f64>> {
+    match spacing {
+        Some(mm) if !(mm > 0.0 && mm.is_finite()) => Err(Error::Config(format!(
+            "--spacing {mm} must be a positive number of mm"
+        ))),
+        s => Ok(s),
+    }
+}
+
+fn check_max_lag(max_lag: usize) -> Result<()> {
+    if (1..=MAX_LAG_LIMIT).contains(&max_lag) {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "--max-lag {max_lag} must be 1..={MAX_LAG_LIMIT}"
+        )))
+    }
+}
+
+/// The worker threads to use: `-j`, else every CPU.
+fn threads(jobs: Option<usize>) -> Result<usize> {
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        return Err(Error::Config("--jobs must be at least 1".into()));
+    }
+    Ok(jobs)
+}
+
+fn bench(args: &BenchArgs) -> Result<bench::Cohort> {
+    check_max_lag(args.max_lag)?;
+    if args.files == 0 {
+        return Err(Error::Config("--files must be at least 1".into()));
+    }
+    Ok(bench::Cohort {
+        files: args.files,
+        rows: args.rows,
+        cols: args.cols,
+        bits: args.bits,
+        max_lag: args.max_lag,
+        jobs: threads(args.jobs)?,
+    })
+}
+
+fn spines(args: SpineArgs) -> Result<SpineSet> {
+    let hursts: [f64; 4] = args.hurst.as_slice().try_into().map_err(|_| {
+        Error::Config(format!(
+            "--hurst needs four values (L1,L2,L3,L4), not {}",
+            args.hurst.len()
+        ))
+    })?;
+    Ok(SpineSet {
+        out: args.out,
+        hursts,
+        rows: args.rows,
+        cols: args.cols,
+        seeds: args.seeds,
+    })
+}
+
+fn phantoms(args: PhantomArgs) -> PhantomSet {
+    PhantomSet {
+        out: args.out,
+        hursts: args.hurst,
+        syntaxes: args.syntax.into_iter().map(Into::into).collect(),
+        rows: args.rows,
+        cols: args.cols,
+        bits: args.bits,
+        signed: args.signed,
+        display: args.display,
+        frames: args.frames,
+        seed: args.seed,
+    }
+}

@@ -1,0 +1,100 @@
+//! What `tbs-batch phantom` and `tbs-batch spine` write: a folder of test images, one file per
+//! Hurst exponent and transfer syntax, or one spine per seed with its region sidecar.
+
+use std::path::PathBuf;
+
+use super::spine::{self, Spine, SpineSpec};
+use super::{write_dicom, Phantom, Spec, Style, Syntax};
+use crate::error::{Error, Result};
+
+/// Phantoms of known texture.
+#[derive(Debug, Clone)]
+pub struct PhantomSet {
+    pub out: PathBuf,
+    /// One file per exponent and syntax.
+    pub hursts: Vec<f64>,
+    pub syntaxes: Vec<Syntax>,
+    pub rows: usize,
+    pub cols: usize,
+    pub bits: u16,
+    pub signed: bool,
+    /// Shaped like a display-processed 8-bit CR export (8 bits whatever `bits` says).
+    pub display: bool,
+    pub frames: usize,
+    pub seed: u64,
+}
+
+/// Synthetic AP spines with their sidecar.
+#[derive(Debug, Clone)]
+pub struct SpineSet {
+    pub out: PathBuf,
+    /// L1, L2, L3 and L4's texture.
+    pub hursts: [f64; 4],
+    pub rows: usize,
+    pub cols: usize,
+    /// One file per seed.
+    pub seeds: Vec<u64>,
+}
+
+/// Writes the phantoms; returns how many files.
+pub fn write_phantoms(set: &PhantomSet) -> Result<usize> {
+    std::fs::create_dir_all(&set.out)
+        .map_err(|e| Error::Output(format!("cannot create {}: {e}", set.out.display())))?;
+    let bits = if set.display { 8 } else { set.bits };
+    let style = if set.display {
+        Style::Display
+    } else {
+        Style::Raw
+    };
+    let mut written = 0;
+    for &hurst in &set.hursts {
+        let frames = (0..set.frames.max(1))
+            .map(|i| {
+                Phantom::generate(Spec {
+                    rows: set.rows,
+                    cols: set.cols,
+                    hurst,
+                    bits_stored: bits,
+                    signed: set.signed,
+                    style,
+                    seed: set.seed.wrapping_add(i as u64),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for &syntax in &set.syntaxes {
+            let name = format!(
+                "fbm-h{hurst:.2}-{bits}bit{}{}-{}.dcm",
+                if set.signed { "-signed" } else { "" },
+                if set.display { "-display" } else { "" },
+                syntax.slug()
+            );
+            write_dicom(&set.out.join(name), &frames, syntax)?;
+            written += 1;
+        }
+    }
+    Ok(written)
+}
+
+/// Writes the spines and `rois.csv`; returns how many spines.
+pub fn write_spines(set: &SpineSet) -> Result<usize> {
+    let output = |e: std::io::Error| Error::Output(format!("{}: {e}", set.out.display()));
+    std::fs::create_dir_all(&set.out).map_err(output)?;
+    let mut sidecar = String::from(spine::SIDECAR_HEADER);
+    for &seed in &set.seeds {
+        let image = Spine::generate(SpineSpec {
+            rows: set.rows,
+            cols: set.cols,
+            hursts: set.hursts,
+            seed,
+        })?;
+        let name = format!("spine-{seed}.dcm");
+        write_dicom(
+            &set.out.join(&name),
+            std::slice::from_ref(&image.phantom),
+            Syntax::ImplicitLe,
+        )?;
+        sidecar.push_str(&image.sidecar_lines(&name));
+    }
+    std::fs::write(set.out.join("rois.csv"), sidecar).map_err(output)?;
+    Ok(set.seeds.len())
+}
