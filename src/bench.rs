@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::gpu::{GpuEngine, Want};
 use crate::engine::{self, Choice, Engine};
-use crate::error::{Error, Result};
+use crate::error::{one_line, Result, RunError};
 use crate::fit::{FitRange, FitSpec};
 use crate::phantom::{self, Phantom, Spec, Style, Syntax};
 use crate::pipeline::DEFAULT_MAX_PIXELS;
@@ -69,7 +69,7 @@ pub struct Report {
 /// Generates the cohort and runs both engines on it.
 pub fn run(cohort: Cohort) -> Result<Report> {
     let dir = tempfile::tempdir()
-        .map_err(|e| Error::Output(format!("cannot create a temporary directory: {e}")))?;
+        .map_err(|e| RunError::Output(format!("cannot create a temporary directory: {e}")))?;
     write_cohort(dir.path(), &cohort)?;
     let started = Instant::now();
     let cpu_engine = Arc::from(engine::open(Choice::Cpu)?);
@@ -80,10 +80,10 @@ pub fn run(cohort: Cohort) -> Result<Report> {
             let software = gpu.is_software();
             measure(&cohort, dir.path(), Arc::new(gpu), started.elapsed())
                 .map(|m| Measurement { software, ..m })
-                .map_err(|e| e.one_line())
+                .map_err(|e| one_line(&e.to_string()))
         }
         Ok(None) => Err("wgpu found no adapter".to_string()),
-        Err(e) => Err(e.one_line()),
+        Err(e) => Err(one_line(&e.to_string())),
     };
     Ok(Report { cohort, cpu, gpu })
 }
@@ -118,7 +118,7 @@ pub fn write_cohort(dir: &Path, c: &Cohort) -> Result<()> {
             std::fs::copy(&originals[i % distinct], folder.join(format!("{i:06}.dcm")))?;
             Ok(())
         };
-        copy().map_err(|e| Error::Output(format!("cannot write the bench cohort: {e}")))?;
+        copy().map_err(|e| RunError::Output(format!("cannot write the bench cohort: {e}")))?;
     }
     Ok(())
 }
@@ -158,7 +158,7 @@ pub fn measure(
         sink.write_file(&report.rows)
     })?;
     if summary.rows_ok != cohort.files {
-        return Err(Error::Bench(format!(
+        return Err(RunError::Bench(format!(
             "{} of {} files scored ({} errors)",
             summary.rows_ok, cohort.files, summary.rows_failed
         )));

@@ -4,7 +4,7 @@
 //! once from the exact integer sums, so both engines reach the same bits.
 
 use crate::engine::Variogram;
-use crate::error::{Error, Result};
+use crate::error::{FileError, FileResult, Result, RunError};
 
 /// The lags fitted, inclusive, 1-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +17,7 @@ impl FitRange {
     /// Checks the range against the lags computed.
     pub fn new(from: usize, to: usize, max_lag: usize) -> Result<Self> {
         if from < 1 || from >= to || to > max_lag {
-            return Err(Error::Config(format!(
+            return Err(RunError::Config(format!(
                 "fit lags {from}..={to} must satisfy 1 <= from < to <= max lag ({max_lag})"
             )));
         }
@@ -46,13 +46,13 @@ impl std::fmt::Display for FitSpec {
 impl FitSpec {
     /// The lags to fit for an image with this (row, column) spacing in mm. Millimetres become
     /// the nearest whole lags at the mean of the two spacings (DXA pixels are square or nearly).
-    pub fn lags(&self, spacing: Option<(f64, f64)>, max_lag: usize) -> Result<FitRange> {
+    pub fn lags(&self, spacing: Option<(f64, f64)>, max_lag: usize) -> FileResult<FitRange> {
         let (from_mm, to_mm) = match *self {
             FitSpec::Lags(range) => return Ok(range),
             FitSpec::Millimetres(a, b) => (a, b),
         };
         let Some((row, col)) = spacing else {
-            return Err(Error::Fit(
+            return Err(FileError::Fit(
                 "--fit-mm needs the pixel spacing, and this image has none (give --spacing)".into(),
             ));
         };
@@ -60,7 +60,7 @@ impl FitSpec {
         let lag = |d: f64| (d / mm).round().max(1.0) as usize;
         let (from, to) = (lag(from_mm), lag(to_mm));
         if from >= to || to > max_lag {
-            return Err(Error::Fit(format!(
+            return Err(FileError::Fit(format!(
                 "--fit-mm {from_mm} {to_mm} at {mm} mm per pixel is lags {from}..={to}, which \
                  needs two lags within 1..={max_lag} (--max-lag)"
             )));
@@ -92,14 +92,14 @@ pub fn variogram_values(vg: &Variogram, range: FitRange) -> Vec<(usize, Option<f
 }
 
 /// Fits ln V(k) = intercept + tbs · ln k over the usable lags of the range.
-pub fn fit(vg: &Variogram, range: FitRange) -> Result<Fit> {
+pub fn fit(vg: &Variogram, range: FitRange) -> FileResult<Fit> {
     let values = variogram_values(vg, range);
     let usable: Vec<(usize, f64)> = values
         .iter()
         .filter_map(|&(k, v)| v.filter(|v| *v > 0.0).map(|v| (k, v)))
         .collect();
     if usable.len() < 2 {
-        return Err(Error::Fit(unusable_reason(&values, range)));
+        return Err(FileError::Fit(unusable_reason(&values, range)));
     }
     let points: Vec<(f64, f64)> = usable
         .iter()

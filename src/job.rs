@@ -19,7 +19,7 @@ use crate::cohort::resume::{self, Done};
 use crate::cohort::shard::Shard;
 use crate::cohort::{self, lock};
 use crate::engine::{self, Choice, Engine};
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 use crate::phantom::{self, PhantomSet, SpineSet};
 use crate::picture::qc;
 use crate::picture::report::{self, Cohort};
@@ -121,7 +121,7 @@ pub fn run(mut config: Config) -> Result<()> {
     }
     if let Some(dir) = &config.qc {
         std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Output(format!("cannot create {}: {e}", dir.display())))?;
+            .map_err(|e| RunError::Output(format!("cannot create {}: {e}", dir.display())))?;
     }
     let outputs = Outputs::open(&config)?;
     if let Some(out) = &config.output {
@@ -188,7 +188,7 @@ fn check_same_run(out: &Path, now: &RunFacts) -> Result<()> {
     let manifest = Manifest::path_for(out);
     let Some(old) = Manifest::read_for(out)? else {
         if resume::has_rows(out)? {
-            return Err(Error::Config(format!(
+            return Err(RunError::Config(format!(
                 "--resume: {} has rows but no manifest ({}) saying how they were made; \
                  write to a new file",
                 out.display(),
@@ -201,7 +201,7 @@ fn check_same_run(out: &Path, now: &RunFacts) -> Result<()> {
     if differences.is_empty() {
         return Ok(());
     }
-    Err(Error::Config(format!(
+    Err(RunError::Config(format!(
         "--resume: {} was started with other settings ({}: {}); resume with the flags it was \
          started with, or write to a new file",
         out.display(),
@@ -236,7 +236,7 @@ impl Outputs {
     fn open(config: &Config) -> Result<Outputs> {
         if let (Some(out), Some(vg)) = (&config.output, &config.variogram) {
             if cohort::same_file(out, vg) {
-                return Err(Error::Config(format!(
+                return Err(RunError::Config(format!(
                     "-o and --variogram both name {}",
                     out.display()
                 )));
@@ -280,7 +280,7 @@ impl Outputs {
 
 fn empty(file: &File, path: &Path) -> Result<()> {
     file.set_len(0)
-        .map_err(|e| Error::Output(format!("cannot empty {}: {e}", path.display())))
+        .map_err(|e| RunError::Output(format!("cannot empty {}: {e}", path.display())))
 }
 
 /// Writes each input's report: its QC sheets, its sums, then its rows (the record that the
@@ -329,8 +329,9 @@ fn write_pictures(dir: &Path, pictures: &[Picture]) -> Result<usize> {
                     .parent()
                     .map_or(Ok(()), std::fs::create_dir_all)
                     .and_then(|()| std::fs::write(&path, png));
-                written
-                    .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))?;
+                written.map_err(|e| {
+                    RunError::Output(format!("cannot write {}: {e}", path.display()))
+                })?;
             }
             Err(e) => {
                 eprintln!("tbs-batch: warning: QC sheet {}: {e}", path.display());

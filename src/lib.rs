@@ -25,4 +25,4 @@ pub mod schedule;
 pub mod walk;
 pub mod write;
 
-pub use error::{Error, Result};
+pub use error::{FileError, FileResult, Result, RunError};

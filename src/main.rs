@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tbs_batch::{cli, job, Error};
+use tbs_batch::{cli, job, RunError};
 
 fn main() -> ExitCode {
     tbs_batch::engine::gpu::quiet_device_select();
@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // 1: a merge that could not account for every input; 2: a usage or fatal error.
-            let code = if matches!(e, Error::Incomplete(_)) {
+            let code = if matches!(e, RunError::Incomplete(_)) {
                 1
             } else {
                 2

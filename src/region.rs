@@ -11,7 +11,7 @@ pub mod sidecar;
 use std::borrow::Cow;
 
 use crate::decode::Frame;
-use crate::error::{Error, Result};
+use crate::error::{FileError, FileResult};
 
 /// The shape of a region, in image coordinates: pixel (column x, row y) covers
 /// [x, x + 1) × [y, y + 1) and is inside a polygon when its centre is.
@@ -129,7 +129,11 @@ impl Patch {
 
     /// Cuts `shape` out of `frame`; pixels holding either value of `outside_values` (the
     /// frame's [`extremes`], when they are left out) are outside whatever the shape says.
-    pub fn cut(frame: &Frame, shape: &Shape, outside_values: Option<(u16, u16)>) -> Result<Self> {
+    pub fn cut(
+        frame: &Frame,
+        shape: &Shape,
+        outside_values: Option<(u16, u16)>,
+    ) -> FileResult<Self> {
         let (top, left, rows, cols) = bounds(shape, frame)?;
         let mut patch = Patch {
             top,
@@ -176,9 +180,9 @@ pub fn extremes(frame: &Frame) -> (u16, u16) {
 }
 
 /// The bounding box (top, left, rows, cols) of a shape, which must lie inside the frame.
-fn bounds(shape: &Shape, frame: &Frame) -> Result<(usize, usize, usize, usize)> {
+fn bounds(shape: &Shape, frame: &Frame) -> FileResult<(usize, usize, usize, usize)> {
     let outside = |what: String| {
-        Error::Region(format!(
+        FileError::Region(format!(
             "{what} lies outside the {} × {} image (columns × rows)",
             frame.cols, frame.rows
         ))
@@ -226,7 +230,7 @@ fn bounds(shape: &Shape, frame: &Frame) -> Result<(usize, usize, usize, usize)> 
         }
         Shape::Mask { rows, cols, .. } => {
             if (*rows, *cols) != (frame.rows, frame.cols) {
-                return Err(Error::Region(format!(
+                return Err(FileError::Region(format!(
                     "the mask is {cols} × {rows}, the image {} × {} (columns × rows)",
                     frame.cols, frame.rows
                 )));

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 
 /// What the pool runs on each item.
 pub trait Job: Send + Sync + 'static {
@@ -248,7 +248,7 @@ fn give_up<J: Job>(
         running.abandoned.len()
     };
     if stuck > MAX_STUCK {
-        return Err(Error::Stalled(format!(
+        return Err(RunError::Stalled(format!(
             "{stuck} inputs are still being read long after --file-timeout ({}); \
              their storage may have stalled",
             humantime::format_duration(limit)
@@ -258,7 +258,7 @@ fn give_up<J: Job>(
     std::thread::Builder::new()
         .name("tbs-worker".into())
         .spawn(move || worker.run())
-        .map_err(|e| Error::Config(format!("cannot start a worker thread: {e}")))?;
+        .map_err(|e| RunError::Config(format!("cannot start a worker thread: {e}")))?;
     Ok(Some(shared.job.timed_out(&shared.items[i], limit)))
 }
 
@@ -418,7 +418,7 @@ mod tests {
             |_, _| {
                 seen += 1;
                 if seen == 10 {
-                    Err(Error::Output("disk full".into()))
+                    Err(RunError::Output("disk full".into()))
                 } else {
                     Ok(())
                 }

@@ -10,7 +10,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::error::{Error, Result};
+use crate::error::{FileError, FileResult};
 
 /// One file to process, named as the walk found it (this string is the results' `path` column).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,20 +55,20 @@ impl Input {
     /// The whole file. A file over `max_bytes` is refused before any of it is read, so a huge
     /// file costs no memory; one whose size or time differs from the walk's, or changes while it
     /// is read, is refused, since its rows would describe contents nobody can point to.
-    pub fn read(&self, max_bytes: u64) -> Result<Vec<u8>> {
-        let io = |source| Error::Io {
+    pub fn read(&self, max_bytes: u64) -> FileResult<Vec<u8>> {
+        let io = |source| FileError::Io {
             path: self.path.clone(),
             source,
         };
         let before = Stamp::of(&self.path).map_err(io)?;
         if !before.regular {
-            return Err(Error::Changed(format!(
+            return Err(FileError::Changed(format!(
                 "{} is no longer a regular file",
                 self.display()
             )));
         }
         if self.seen.is_some_and(|seen| seen != before) {
-            return Err(Error::Changed(format!(
+            return Err(FileError::Changed(format!(
                 "{} changed after the run listed it ({} bytes then, {} now)",
                 self.display(),
                 self.seen.map_or(0, |s| s.len),
@@ -76,7 +76,7 @@ impl Input {
             )));
         }
         if before.len > max_bytes {
-            return Err(Error::TooLarge(format!(
+            return Err(FileError::TooLarge(format!(
                 "{} is {} bytes; the limit (from --max-pixels) is {max_bytes}",
                 self.display(),
                 before.len
@@ -88,7 +88,7 @@ impl Input {
             .map_err(io)?;
         let after = Stamp::of(&self.path).map_err(io)?;
         if after != before || bytes.len() as u64 != before.len {
-            return Err(Error::Changed(format!(
+            return Err(FileError::Changed(format!(
                 "{} changed while it was read",
                 self.display()
             )));

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use crate::decode::Meta;
 use crate::engine::{Direction, Variogram};
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 use crate::fit::Fit;
 
 /// The results file's columns, in order.
@@ -166,7 +166,9 @@ impl<W: Write> Table<W> {
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.csv.flush().map_err(|e| Error::Output(e.to_string()))
+        self.csv
+            .flush()
+            .map_err(|e| RunError::Output(e.to_string()))
     }
 }
 

@@ -16,7 +16,7 @@ use crate::cohort::pseudonym::Pseudonymizer;
 use crate::cohort::same_file;
 use crate::cohort::shard::Shard;
 use crate::engine::Choice;
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 use crate::fit::{FitRange, FitSpec};
 use crate::job::{Config, MergeConfig, Task};
 use crate::phantom::{PhantomSet, SpineSet};
@@ -40,7 +40,7 @@ pub fn configure(cli: Cli) -> Result<Task> {
 /// The main job's flags.
 fn run(args: &RunArgs) -> Result<Config> {
     if args.paths.is_empty() {
-        return Err(Error::Config(
+        return Err(RunError::Config(
             "no input: give DICOM files or directories".into(),
         ));
     }
@@ -94,12 +94,12 @@ fn file_timeout(text: Option<&str>) -> Result<Option<Duration>> {
     let limit = match text.trim().parse::<f64>() {
         Ok(secs) if secs.is_finite() && secs >= 0.0 => Duration::from_secs_f64(secs),
         Ok(_) => {
-            return Err(Error::Config(format!(
+            return Err(RunError::Config(format!(
                 "--file-timeout {text}: not a duration"
             )))
         }
         Err(_) => humantime::parse_duration(text.trim())
-            .map_err(|e| Error::Config(format!("--file-timeout {text}: {e}")))?,
+            .map_err(|e| RunError::Config(format!("--file-timeout {text}: {e}")))?,
     };
     Ok((!limit.is_zero()).then_some(limit))
 }
@@ -107,7 +107,7 @@ fn file_timeout(text: Option<&str>) -> Result<Option<Duration>> {
 fn merge(args: MergeArgs) -> Result<MergeConfig> {
     if let Some(out) = &args.output {
         if let Some(input) = args.files.iter().find(|f| same_file(f, out)) {
-            return Err(Error::Config(format!(
+            return Err(RunError::Config(format!(
                 "merge -o {} would overwrite its input {}",
                 out.display(),
                 input.display()
@@ -124,7 +124,7 @@ fn merge(args: MergeArgs) -> Result<MergeConfig> {
 fn fit_spec(args: &RunArgs) -> Result<FitSpec> {
     match args.fit_mm.as_deref() {
         Some(&[a, b]) if a > 0.0 && a < b && b.is_finite() => Ok(FitSpec::Millimetres(a, b)),
-        Some(mm) => Err(Error::Config(format!(
+        Some(mm) => Err(RunError::Config(format!(
             "--fit-mm {mm:?} must be two distances in mm, 0 < A < B"
         ))),
         None => Ok(FitSpec::Lags(FitRange::new(
@@ -137,7 +137,7 @@ fn fit_spec(args: &RunArgs) -> Result<FitSpec> {
 
 fn check_spacing(spacing: Option<f64>) -> Result<Option<f64>> {
     match spacing {
-        Some(mm) if !(mm > 0.0 && mm.is_finite()) => Err(Error::Config(format!(
+        Some(mm) if !(mm > 0.0 && mm.is_finite()) => Err(RunError::Config(format!(
             "--spacing {mm} must be a positive number of mm"
         ))),
         s => Ok(s),
@@ -148,7 +148,7 @@ fn check_max_lag(max_lag: usize) -> Result<()> {
     if (1..=MAX_LAG_LIMIT).contains(&max_lag) {
         Ok(())
     } else {
-        Err(Error::Config(format!(
+        Err(RunError::Config(format!(
             "--max-lag {max_lag} must be 1..={MAX_LAG_LIMIT}"
         )))
     }
@@ -158,7 +158,7 @@ fn check_max_lag(max_lag: usize) -> Result<()> {
 fn threads(jobs: Option<usize>) -> Result<usize> {
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if jobs == 0 {
-        return Err(Error::Config("--jobs must be at least 1".into()));
+        return Err(RunError::Config("--jobs must be at least 1".into()));
     }
     Ok(jobs)
 }
@@ -166,7 +166,7 @@ fn threads(jobs: Option<usize>) -> Result<usize> {
 fn bench(args: &BenchArgs) -> Result<bench::Cohort> {
     check_max_lag(args.max_lag)?;
     if args.files == 0 {
-        return Err(Error::Config("--files must be at least 1".into()));
+        return Err(RunError::Config("--files must be at least 1".into()));
     }
     Ok(bench::Cohort {
         files: args.files,
@@ -180,7 +180,7 @@ fn bench(args: &BenchArgs) -> Result<bench::Cohort> {
 
 fn spines(args: SpineArgs) -> Result<SpineSet> {
     let hursts: [f64; 4] = args.hurst.as_slice().try_into().map_err(|_| {
-        Error::Config(format!(
+        RunError::Config(format!(
             "--hurst needs four values (L1,L2,L3,L4), not {}",
             args.hurst.len()
         ))

@@ -12,7 +12,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 
 /// Opens `path` for writing (created if missing, nothing truncated yet) and takes its lock.
 /// Writes go to the end of the file: the caller empties it, or repairs it, first.
@@ -22,10 +22,10 @@ pub fn writer(path: &Path) -> Result<File> {
         .append(true)
         .create(true)
         .open(path)
-        .map_err(|e| Error::Output(format!("cannot create {}: {e}", path.display())))?;
+        .map_err(|e| RunError::Output(format!("cannot create {}: {e}", path.display())))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(TryLockError::WouldBlock) => Err(Error::Config(format!(
+        Err(TryLockError::WouldBlock) => Err(RunError::Config(format!(
             "{} is being written by another tbs-batch run (it holds the file's lock); \
              wait for it, or write to another file",
             path.display()
@@ -43,7 +43,7 @@ pub fn not_being_written(path: &Path) -> Result<()> {
         return Ok(()); // reading it will say what is wrong
     };
     match file.try_lock_shared() {
-        Err(TryLockError::WouldBlock) => Err(Error::Config(format!(
+        Err(TryLockError::WouldBlock) => Err(RunError::Config(format!(
             "{} is still being written by a tbs-batch run; merge it when that run has ended",
             path.display()
         ))),

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::shard::Shard;
 use super::{sha256_file, ResultsReader};
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 use crate::walk::{self, Input, Skip};
 
 /// The manifest file.
@@ -269,7 +269,7 @@ impl Manifest {
     pub fn write(&self, results: &Path) -> Result<PathBuf> {
         let path = Self::path_for(results);
         let temporary = path.with_extension("json.partial");
-        let output = |e: String| Error::Output(format!("{}: {e}", path.display()));
+        let output = |e: String| RunError::Output(format!("{}: {e}", path.display()));
         let text = serde_json::to_string_pretty(self).map_err(|e| output(e.to_string()))?;
         std::fs::write(&temporary, text + "\n").map_err(|e| output(e.to_string()))?;
         std::fs::rename(&temporary, &path).map_err(|e| output(e.to_string()))?;
@@ -282,11 +282,11 @@ impl Manifest {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(Error::Io { path, source }),
+            Err(source) => return Err(RunError::Io { path, source }),
         };
         serde_json::from_str(&text)
             .map(Some)
-            .map_err(|e| Error::Config(format!("{}: not a manifest: {e}", path.display())))
+            .map_err(|e| RunError::Config(format!("{}: not a manifest: {e}", path.display())))
     }
 }
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::manifest::Manifest;
 use super::{lock, InputRows, ResultsReader};
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 
 /// What a merge found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -54,7 +54,7 @@ pub fn merge(files: &[PathBuf], out: impl Write) -> Result<Report> {
         let this_header = reader.header.clone();
         match &header {
             Some(h) if *h != this_header => {
-                return Err(Error::Config(format!(
+                return Err(RunError::Config(format!(
                     "{} has other columns than {}; merge files of one version",
                     path.display(),
                     files[0].display()
@@ -109,7 +109,7 @@ pub fn merge(files: &[PathBuf], out: impl Write) -> Result<Report> {
         report.rows += f.rows.rows.len();
     }
     csv.flush()
-        .map_err(|e| Error::Output(format!("merge: {e}")))?;
+        .map_err(|e| RunError::Output(format!("merge: {e}")))?;
     report.inputs = found.len();
     Ok(report)
 }
@@ -129,7 +129,7 @@ fn missing(
         .iter()
         .find(|m| m.run.shard.count != count || m.run.walk_inputs != walk_inputs)
     {
-        return Err(Error::Config(format!(
+        return Err(RunError::Config(format!(
             "the files come from different runs: shard {} of {} inputs and shard {} of {}",
             first.run.shard, first.run.walk_inputs, m.run.shard, m.run.walk_inputs
         )));
@@ -143,7 +143,7 @@ fn missing(
     for (m, file) in &named[1..] {
         let differences = named[0].0.run.parameters.differences(&m.run.parameters);
         if !differences.is_empty() {
-            return Err(Error::Config(format!(
+            return Err(RunError::Config(format!(
                 "{} was made with other settings than {} ({}); merge shards of one run",
                 file.display(),
                 named[0].1.display(),

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 
 /// One input's rows in a results file.
 #[derive(Debug, Clone)]
@@ -82,8 +82,8 @@ impl Iterator for ResultsReader {
     }
 }
 
-fn bad(path: &Path, e: csv::Error) -> Error {
-    Error::Config(format!("cannot read {}: {e}", path.display()))
+fn bad(path: &Path, e: csv::Error) -> RunError {
+    RunError::Config(format!("cannot read {}: {e}", path.display()))
 }
 
 /// Whether two paths name one file (the second need not exist yet).
@@ -107,7 +107,7 @@ pub fn sha256(bytes: &[u8]) -> String {
 
 /// SHA-256 of a file, streamed, in hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let io = |source| Error::Io {
+    let io = |source| RunError::Io {
         path: path.to_path_buf(),
         source,
     };

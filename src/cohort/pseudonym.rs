@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::hex;
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 
 /// Fewest key bytes accepted: 128 bits, so the key cannot be guessed either.
 const MIN_KEY_BYTES: usize = 16;
@@ -31,11 +31,11 @@ impl std::fmt::Debug for Pseudonymizer {
 impl Pseudonymizer {
     /// Reads the key: the file's bytes, exactly (a trailing newline is part of the key).
     pub fn load(path: &Path) -> Result<Self> {
-        let key = std::fs::read(path).map_err(|source| Error::Io {
+        let key = std::fs::read(path).map_err(|source| RunError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_key(&key).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+        Self::from_key(&key).map_err(|e| RunError::Config(format!("{}: {e}", path.display())))
     }
 
     fn from_key(key: &[u8]) -> std::result::Result<Self, String> {

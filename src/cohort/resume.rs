@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::fs::OpenOptions;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 
 /// What an earlier run left: the inputs it finished, and whether its files already have headers.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -83,7 +83,7 @@ fn read_table(path: &Path, header: &[&str], what: &str) -> Result<Option<Vec<Rec
             truncate(path, 0)?;
             Ok(None)
         }
-        Some(first) if first.fields != header => Err(Error::Config(format!(
+        Some(first) if first.fields != header => Err(RunError::Config(format!(
             "--resume: {} does not start with this version's {what} header; \
              write to a new file instead",
             path.display()
@@ -114,9 +114,9 @@ fn records(bytes: &[u8], path: &Path) -> Result<Vec<Record>> {
     let mut record = csv::StringRecord::new();
     loop {
         let offset = reader.position().byte();
-        let more = reader
-            .read_record(&mut record)
-            .map_err(|e| Error::Config(format!("--resume: cannot read {}: {e}", path.display())))?;
+        let more = reader.read_record(&mut record).map_err(|e| {
+            RunError::Config(format!("--resume: cannot read {}: {e}", path.display()))
+        })?;
         if !more {
             break;
         }
@@ -138,7 +138,7 @@ fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>> {
     match std::fs::read(path) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::Io {
+        Err(source) => Err(RunError::Io {
             path: path.to_path_buf(),
             source,
         }),
@@ -150,7 +150,7 @@ fn truncate(path: &Path, len: u64) -> Result<()> {
         .write(true)
         .open(path)
         .and_then(|f| f.set_len(len))
-        .map_err(|e| Error::Output(format!("cannot repair {}: {e}", path.display())))
+        .map_err(|e| RunError::Output(format!("cannot repair {}: {e}", path.display())))
 }
 
 #[cfg(test)]

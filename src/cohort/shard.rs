@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 
 /// Shard `index` of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -38,7 +38,7 @@ impl Shard {
             return Ok(Shard::ALL);
         };
         let min = env("SLURM_ARRAY_TASK_MIN").unwrap_or_else(|| "0".into());
-        let slurm = |e: String| Error::Config(format!("from Slurm's job array variables: {e}"));
+        let slurm = |e: String| RunError::Config(format!("from Slurm's job array variables: {e}"));
         let number = |v: &str| {
             v.trim()
                 .parse::<usize>()
@@ -49,16 +49,16 @@ impl Shard {
             .ok_or_else(|| slurm(format!("task {id} is below the array's first index {min}")))?;
         format!("{index}/{count}")
             .parse()
-            .map_err(|e: Error| slurm(e.to_string()))
+            .map_err(|e: RunError| slurm(e.to_string()))
     }
 }
 
 impl FromStr for Shard {
-    type Err = Error;
+    type Err = RunError;
 
     fn from_str(s: &str) -> Result<Shard> {
         let bad = || {
-            Error::Config(format!(
+            RunError::Config(format!(
                 "shard {s:?} must be I/N with 0 <= I < N (0-based), e.g. 0/8"
             ))
         };

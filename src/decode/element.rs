@@ -2,7 +2,7 @@
 //! parser gives it, its length, and where its value ends. The [`guard`](super::guard) walks
 //! a file with these.
 
-use crate::error::{Error, Result};
+use crate::error::{FileError, FileResult};
 
 /// An undefined length (sequences, items, encapsulated pixel data).
 pub(super) const UNDEFINED: u32 = 0xFFFF_FFFF;
@@ -27,9 +27,9 @@ pub(super) struct Header {
     pub value_start: usize,
 }
 
-pub(super) fn read_header(bytes: &[u8], pos: usize, encoding: Encoding) -> Result<Header> {
+pub(super) fn read_header(bytes: &[u8], pos: usize, encoding: Encoding) -> FileResult<Header> {
     let big = encoding == Encoding::ExplicitBe;
-    let need = |n: usize| -> Result<()> {
+    let need = |n: usize| -> FileResult<()> {
         if pos + n > bytes.len() {
             Err(truncated(pos, n, bytes.len() - pos))
         } else {
@@ -50,7 +50,7 @@ pub(super) fn read_header(bytes: &[u8], pos: usize, encoding: Encoding) -> Resul
     let vr = [bytes[pos + 4], bytes[pos + 5]];
     // The parser reads an unknown VR's length as a long one, so the two would part ways.
     if !KNOWN_VRS.contains(&&vr) {
-        return Err(Error::Malformed(format!(
+        return Err(FileError::Malformed(format!(
             "element ({:04X},{:04X}) at byte {pos} has no valid VR ({:?})",
             tag.0,
             tag.1,
@@ -132,13 +132,13 @@ pub(super) fn value_size(vr: [u8; 2]) -> usize {
 
 /// Where an element's value ends, which must be within `limit`: the end of the file, or of the
 /// innermost container of defined length.
-pub(super) fn value_end(bytes: &[u8], header: &Header, limit: usize) -> Result<usize> {
+pub(super) fn value_end(bytes: &[u8], header: &Header, limit: usize) -> FileResult<usize> {
     let len = header.length as usize;
     // The parser reads such values whole, past a length that is not a multiple of their size,
     // and then takes value bytes for headers: a length there could be anything.
     let size = value_size(header.vr);
     if !len.is_multiple_of(size) {
-        return Err(Error::Malformed(format!(
+        return Err(FileError::Malformed(format!(
             "element ({:04X},{:04X}) of VR {} has {len} bytes, not a multiple of {size}",
             header.tag.0,
             header.tag.1,
@@ -147,14 +147,14 @@ pub(super) fn value_end(bytes: &[u8], header: &Header, limit: usize) -> Result<u
     }
     let remaining = bytes.len() - header.value_start;
     if len > remaining {
-        return Err(Error::Malformed(format!(
+        return Err(FileError::Malformed(format!(
             "element ({:04X},{:04X}) declares {len} bytes but only {remaining} remain: truncated or corrupt file",
             header.tag.0, header.tag.1
         )));
     }
     let end = header.value_start + len;
     if end > limit {
-        return Err(Error::Malformed(format!(
+        return Err(FileError::Malformed(format!(
             "element {} declares {len} bytes, past the end of the item or sequence it is in",
             name(header.tag)
         )));
@@ -162,8 +162,8 @@ pub(super) fn value_end(bytes: &[u8], header: &Header, limit: usize) -> Result<u
     Ok(end)
 }
 
-pub(super) fn truncated(pos: usize, need: usize, have: usize) -> Error {
-    Error::Malformed(format!(
+pub(super) fn truncated(pos: usize, need: usize, have: usize) -> FileError {
+    FileError::Malformed(format!(
         "element header at byte {pos} needs {need} bytes but only {have} remain: truncated file"
     ))
 }

@@ -18,7 +18,7 @@ use super::element::{
     SEQUENCE_END, UNDEFINED,
 };
 use super::un_sequence;
-use crate::error::{Error, Result};
+use crate::error::{FileError, FileResult};
 
 /// Checks every element header of a whole DICOM file (preamble included) against its length,
 /// and returns the byte ranges the parser must not see (padding, UN sequences), in order.
@@ -26,9 +26,9 @@ use crate::error::{Error, Result};
 /// A deflated data set is inflated here first, to at most `max_inflated` bytes, and its headers
 /// checked against the inflated bytes: a few kilobytes of deflate stream can otherwise declare
 /// gigabytes the parser would reserve before finding the stream ends.
-pub fn check(bytes: &[u8], max_inflated: u64) -> Result<Vec<Range<usize>>> {
+pub fn check(bytes: &[u8], max_inflated: u64) -> FileResult<Vec<Range<usize>>> {
     if bytes.len() < 132 || &bytes[128..132] != b"DICM" {
-        return Err(Error::NotDicom("no DICM preamble".into()));
+        return Err(FileError::NotDicom("no DICM preamble".into()));
     }
     let mut pos = 132;
     let mut ts = String::new();
@@ -52,14 +52,14 @@ pub fn check(bytes: &[u8], max_inflated: u64) -> Result<Vec<Range<usize>>> {
     }
     // The parser ends the group where its length says; the data set must start there too.
     if declared_end.is_some_and(|end| end != pos) {
-        return Err(Error::Malformed(format!(
+        return Err(FileError::Malformed(format!(
             "the file meta group's length says it ends at byte {}, its elements at byte {pos}",
             declared_end.unwrap_or_default()
         )));
     }
     let encoding = match ts.as_str() {
         "" => {
-            return Err(Error::Malformed(
+            return Err(FileError::Malformed(
                 "file meta group has no Transfer Syntax UID".into(),
             ))
         }
@@ -70,7 +70,7 @@ pub fn check(bytes: &[u8], max_inflated: u64) -> Result<Vec<Range<usize>>> {
             // Inside a deflate stream nothing can be cut out for the parser.
             return match check_dataset(&inflated, 0, Encoding::ExplicitLe)?.first() {
                 None => Ok(Vec::new()),
-                Some(cut) => Err(Error::Unsupported(format!(
+                Some(cut) => Err(FileError::Unsupported(format!(
                     "a deflated data set holding {}",
                     what_is_cut(&inflated, cut)
                 ))),
@@ -82,15 +82,15 @@ pub fn check(bytes: &[u8], max_inflated: u64) -> Result<Vec<Range<usize>>> {
 }
 
 /// A raw deflate stream (the Deflated Explicit VR Little Endian syntax), inflated.
-fn inflate(stream: &[u8], max_inflated: u64) -> Result<Vec<u8>> {
+fn inflate(stream: &[u8], max_inflated: u64) -> FileResult<Vec<u8>> {
     use std::io::Read;
     let mut inflated = Vec::new();
     flate2::read::DeflateDecoder::new(stream)
         .take(max_inflated.saturating_add(1))
         .read_to_end(&mut inflated)
-        .map_err(|e| Error::Malformed(format!("deflated data set: {e}")))?;
+        .map_err(|e| FileError::Malformed(format!("deflated data set: {e}")))?;
     if inflated.len() as u64 > max_inflated {
-        return Err(Error::TooLarge(format!(
+        return Err(FileError::TooLarge(format!(
             "the deflated data set inflates beyond {max_inflated} bytes"
         )));
     }
@@ -132,7 +132,11 @@ impl Open {
 /// sequence, an element where an item belongs, a delimiter closing nothing open, a value running
 /// past the container it is in — is refused, since the parser's reading of it is its own and
 /// could be anything. Returns the ranges to cut (see [`check`]).
-fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<Vec<Range<usize>>> {
+fn check_dataset(
+    bytes: &[u8],
+    mut pos: usize,
+    encoding: Encoding,
+) -> FileResult<Vec<Range<usize>>> {
     let mut cuts = Vec::new();
     let mut open: Vec<Open> = Vec::new();
     loop {
@@ -144,7 +148,7 @@ fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<Vec
             open.pop();
         }
         if open.iter().any(|o| o.end().is_some_and(|end| end <= pos)) {
-            return Err(Error::Malformed(format!(
+            return Err(FileError::Malformed(format!(
                 "an item or sequence open at byte {pos} runs past the end of the one of defined \
                  length around it"
             )));
@@ -171,7 +175,7 @@ fn check_dataset(bytes: &[u8], mut pos: usize, encoding: Encoding) -> Result<Vec
                     // Cutting bytes from inside a container of defined length would break
                     // that length.
                     if open.iter().any(|o| o.end().is_some()) {
-                        return Err(Error::Unsupported(format!(
+                        return Err(FileError::Unsupported(format!(
                             "element {} of VR UN with undefined length inside a sequence of \
                              defined length",
                             name(header.tag)
@@ -208,7 +212,7 @@ fn in_sequence(
     end: Option<usize>,
     limit: usize,
     open: &mut Vec<Open>,
-) -> Result<usize> {
+) -> FileResult<usize> {
     match (header.tag, header.length) {
         (ITEM, UNDEFINED) => open.push(Open::Item { end: None }),
         (ITEM, _) => open.push(Open::Item {
@@ -228,7 +232,7 @@ fn in_fragments(
     header: &Header,
     limit: usize,
     open: &mut Vec<Open>,
-) -> Result<usize> {
+) -> FileResult<usize> {
     match (header.tag, header.length) {
         (ITEM, length) if length != UNDEFINED => value_end(bytes, header, limit),
         (SEQUENCE_END, 0) => {
@@ -246,7 +250,7 @@ fn in_data_set(
     limit: usize,
     encoding: Encoding,
     open: &mut Vec<Open>,
-) -> Result<Step> {
+) -> FileResult<Step> {
     let sequence = header.vr == *b"SQ" || (header.vr == *b"  " && encoding == Encoding::ImplicitLe);
     let step = match (header.tag, header.length) {
         (ITEM_END, 0) if matches!(open.last(), Some(Open::Item { end: None })) => {
@@ -273,7 +277,7 @@ fn in_data_set(
             Step::To(header.value_start)
         }
         (tag, UNDEFINED) => {
-            return Err(Error::Malformed(format!(
+            return Err(FileError::Malformed(format!(
                 "element {} of VR {} has an undefined length, which only sequences and pixel \
                  data may have",
                 name(tag),
@@ -294,12 +298,12 @@ fn in_data_set(
 }
 
 /// A tag where the structure does not allow it.
-fn misplaced(tag: (u16, u16), length: u32, expected: &str) -> Error {
+fn misplaced(tag: (u16, u16), length: u32, expected: &str) -> FileError {
     let what = match tag {
         ITEM => "an item",
         ITEM_END | SEQUENCE_END if length != 0 => {
             // A delimiter has no value (PS3.5 7.5); the parser would read the length it declares.
-            return Error::Malformed(format!(
+            return FileError::Malformed(format!(
                 "delimiter {} declares a value of {length} bytes",
                 name(tag)
             ));
@@ -307,13 +311,13 @@ fn misplaced(tag: (u16, u16), length: u32, expected: &str) -> Error {
         ITEM_END => "an item delimiter",
         SEQUENCE_END => "a sequence delimiter",
         (0xFFFE, element) => {
-            return Error::Malformed(format!(
+            return FileError::Malformed(format!(
                 "(FFFE,{element:04X}) is neither an item nor a delimiter"
             ))
         }
         _ => "element",
     };
-    Error::Malformed(format!("{what} {} where {expected} belongs", name(tag)))
+    FileError::Malformed(format!("{what} {} where {expected} belongs", name(tag)))
 }
 
 /// Trailing bytes that form no element: zeros (padding to a block size), or fewer than an
@@ -324,10 +328,10 @@ fn is_padding(rest: &[u8]) -> bool {
 
 /// Where a UN element of undefined length ends: after the delimiter of the implicit VR little
 /// endian sequence its value is.
-fn un_sequence_end(bytes: &[u8], header: &Header) -> Result<usize> {
+fn un_sequence_end(bytes: &[u8], header: &Header) -> FileResult<usize> {
     let (group, element) = header.tag;
     un_sequence::end(bytes, header.value_start).map_err(|why| {
-        Error::Malformed(format!(
+        FileError::Malformed(format!(
             "element ({group:04X},{element:04X}) of VR UN with undefined length: {why}"
         ))
     })

@@ -22,7 +22,7 @@ use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
 
-use crate::error::{Error, Result};
+use crate::error::{one_line, FileError, FileResult};
 
 /// The largest frame accepted, in pixels. A header may claim up to 65535 × 65535; decoding that
 /// would take 8 GiB for one frame, far beyond any DXA image (a few megapixels).
@@ -38,9 +38,9 @@ pub struct Frame {
 
 impl Frame {
     /// Builds a frame, checking that the pixel count matches the shape.
-    pub fn new(rows: usize, cols: usize, pixels: Vec<u16>) -> Result<Self> {
+    pub fn new(rows: usize, cols: usize, pixels: Vec<u16>) -> FileResult<Self> {
         if rows.checked_mul(cols) != Some(pixels.len()) {
-            return Err(Error::PixelData(format!(
+            return Err(FileError::PixelData(format!(
                 "{} pixels do not make a {rows} × {cols} frame",
                 pixels.len()
             )));
@@ -99,8 +99,8 @@ pub struct DicomFile {
 }
 
 /// Reads and parses one file, allowing a deflated data set to inflate to `max_inflated` bytes.
-pub fn open(path: &Path, max_inflated: u64) -> Result<DicomFile> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+pub fn open(path: &Path, max_inflated: u64) -> FileResult<DicomFile> {
+    let bytes = std::fs::read(path).map_err(|source| FileError::Io {
         path: path.to_path_buf(),
         source,
     })?;
@@ -108,13 +108,13 @@ pub fn open(path: &Path, max_inflated: u64) -> Result<DicomFile> {
 }
 
 /// Parses a whole file held in memory (preamble included).
-pub fn parse(bytes: &[u8], max_inflated: u64) -> Result<DicomFile> {
+pub fn parse(bytes: &[u8], max_inflated: u64) -> FileResult<DicomFile> {
     let cuts = guard::check(bytes, max_inflated)?;
     let parsed = without(bytes, &cuts);
     let mut obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Always)
         .from_reader(Cursor::new(&parsed[..]))
-        .map_err(|e| Error::Malformed(error_chain(&e)))?;
+        .map_err(|e| FileError::Malformed(error_chain(&e)))?;
     fill_sample_defaults(&mut obj);
     let meta = read_meta(&obj);
     Ok(DicomFile { obj, meta })
@@ -137,22 +137,22 @@ fn without<'b>(bytes: &'b [u8], cuts: &[std::ops::Range<usize>]) -> std::borrow:
 
 impl DicomFile {
     /// Validates the image attributes against what TBS needs and what the data can hold.
-    pub fn geometry(&self) -> Result<Geometry> {
+    pub fn geometry(&self) -> FileResult<Geometry> {
         let obj = &self.obj;
         if obj.get(tags::PIXEL_DATA).is_none() {
-            return Err(Error::PixelData(
+            return Err(FileError::PixelData(
                 "no Pixel Data element (7FE0,0010): the file holds no image".into(),
             ));
         }
         let samples = uint(obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
         let photometric = text(obj, tags::PHOTOMETRIC_INTERPRETATION);
         if samples != 1 {
-            return Err(Error::Unsupported(format!(
+            return Err(FileError::Unsupported(format!(
                 "colour image ({samples} samples per pixel, {photometric}): TBS needs a grayscale image"
             )));
         }
         if photometric == "PALETTE COLOR" {
-            return Err(Error::Unsupported(
+            return Err(FileError::Unsupported(
                 "palette colour image: TBS needs a grayscale image".into(),
             ));
         }
@@ -160,12 +160,12 @@ impl DicomFile {
         let cols = required_uint(obj, tags::COLUMNS, "Columns")?;
         let frames = uint(obj, tags::NUMBER_OF_FRAMES).unwrap_or(1);
         if rows == 0 || cols == 0 || frames == 0 {
-            return Err(Error::PixelData(format!(
+            return Err(FileError::PixelData(format!(
                 "empty image: {rows} rows × {cols} columns × {frames} frames"
             )));
         }
         if u64::from(rows) * u64::from(cols) > MAX_FRAME_PIXELS {
-            return Err(Error::Unsupported(format!(
+            return Err(FileError::Unsupported(format!(
                 "frame of {rows} × {cols} pixels exceeds the limit of {MAX_FRAME_PIXELS} pixels"
             )));
         }
@@ -190,7 +190,7 @@ impl DicomFile {
 
     /// For uncompressed data, the bytes must hold the frames the header's shape says: fewer means
     /// the header lies about Rows, Columns, frames or bit depth, and no frame can be trusted.
-    fn check_native_length(&self, g: &Geometry) -> Result<()> {
+    fn check_native_length(&self, g: &Geometry) -> FileResult<()> {
         let Some(element) = self.obj.get(tags::PIXEL_DATA) else {
             return Ok(());
         };
@@ -207,7 +207,7 @@ impl DicomFile {
         // whole frame more says the header's shape is wrong.
         let frame_bytes = expected / u64::from(g.frames);
         if actual < expected || actual - expected >= frame_bytes.max(2) {
-            return Err(Error::PixelData(format!(
+            return Err(FileError::PixelData(format!(
                 "Pixel Data holds {actual} bytes but {} rows × {} columns × {} frames at {} bits needs {expected}",
                 g.rows, g.cols, g.frames, g.layout.bits_allocated
             )));
@@ -216,14 +216,13 @@ impl DicomFile {
     }
 
     /// Decodes frame `index` (0-based) to stored values.
-    pub fn frame(&self, g: &Geometry, index: u32) -> Result<Frame> {
+    pub fn frame(&self, g: &Geometry, index: u32) -> FileResult<Frame> {
         let count = g.rows as usize * g.cols as usize;
         self.check_fragments(g, index)
-            .map_err(|e| Error::PixelData(format!("frame {}: {e}", index + 1)))?;
-        let decoded = self
-            .obj
-            .decode_pixel_data_frame(index)
-            .map_err(|e| Error::PixelData(format!("frame {}: {}", index + 1, error_chain(&e))))?;
+            .map_err(|e| FileError::PixelData(format!("frame {}: {e}", index + 1)))?;
+        let decoded = self.obj.decode_pixel_data_frame(index).map_err(|e| {
+            FileError::PixelData(format!("frame {}: {}", index + 1, error_chain(&e)))
+        })?;
         let pixels = g.layout.extract(decoded.data(), count)?;
         Frame::new(g.rows as usize, g.cols as usize, pixels)
     }
@@ -345,21 +344,16 @@ fn text(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> String {
         .unwrap_or_default()
 }
 
-/// Header text lands in CSV cells, so it is kept to one line.
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 fn uint(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<u32> {
     obj.get(tag).and_then(|e| e.to_int::<u32>().ok())
 }
 
-fn required_uint(obj: &DefaultDicomObject, tag: dicom_core::Tag, name: &str) -> Result<u32> {
-    uint(obj, tag).ok_or_else(|| Error::PixelData(format!("{name} is missing or not a number")))
+fn required_uint(obj: &DefaultDicomObject, tag: dicom_core::Tag, name: &str) -> FileResult<u32> {
+    uint(obj, tag).ok_or_else(|| FileError::PixelData(format!("{name} is missing or not a number")))
 }
 
-fn narrow(value: u32, name: &str) -> Result<u16> {
-    u16::try_from(value).map_err(|_| Error::Unsupported(format!("{name} is {value}")))
+fn narrow(value: u32, name: &str) -> FileResult<u16> {
+    u16::try_from(value).map_err(|_| FileError::Unsupported(format!("{name} is {value}")))
 }
 
 fn spacing(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<(f64, f64)> {

@@ -5,7 +5,7 @@
 //! (value + 32768) so that every frame is `u16`: differences, and therefore every pair sum, are
 //! unchanged by that shift, and both engines work on one pixel type.
 
-use crate::error::{Error, Result};
+use crate::error::{FileError, FileResult};
 
 /// How the stored values sit inside their containers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,7 @@ impl SampleLayout {
     }
 
     /// Checks the layout once per file, so that extraction cannot shift or mask out of range.
-    pub fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> FileResult<()> {
         let SampleLayout {
             bits_allocated: ba,
             bits_stored: bs,
@@ -35,17 +35,17 @@ impl SampleLayout {
             ..
         } = *self;
         if !matches!(ba, 1 | 8 | 16) {
-            return Err(Error::Unsupported(format!(
+            return Err(FileError::Unsupported(format!(
                 "Bits Allocated is {ba}: only 1, 8 and 16 are supported (at most 16 bits per pixel)"
             )));
         }
         if bs == 0 || bs > ba {
-            return Err(Error::Unsupported(format!(
+            return Err(FileError::Unsupported(format!(
                 "Bits Stored is {bs} with Bits Allocated {ba}: stored bits must be 1..={ba}"
             )));
         }
         if hb < bs - 1 || hb >= ba {
-            return Err(Error::Unsupported(format!(
+            return Err(FileError::Unsupported(format!(
                 "High Bit is {hb} with Bits Stored {bs} and Bits Allocated {ba}"
             )));
         }
@@ -53,10 +53,10 @@ impl SampleLayout {
     }
 
     /// Extracts `count` stored values from decoded bytes (little-endian containers).
-    pub fn extract(&self, data: &[u8], count: usize) -> Result<Vec<u16>> {
+    pub fn extract(&self, data: &[u8], count: usize) -> FileResult<Vec<u16>> {
         let need = count * self.bytes_per_sample();
         if data.len() < need {
-            return Err(Error::PixelData(format!(
+            return Err(FileError::PixelData(format!(
                 "decoded frame holds {} bytes but Rows × Columns needs {need}",
                 data.len()
             )));

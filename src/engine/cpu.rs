@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::{Engine, LagSum, Variogram};
 use crate::decode::Frame;
-use crate::error::Result;
+use crate::error::FileResult;
 use crate::region::{Inside, Patch};
 
 /// Pixels per parallel block: below this a frame is summed on the calling thread, since a rayon
@@ -54,7 +54,7 @@ impl Engine for CpuEngine {
         frame: &Frame,
         patches: &[Patch],
         max_lag: usize,
-    ) -> Result<Vec<Variogram>> {
+    ) -> FileResult<Vec<Variogram>> {
         Ok(patches.iter().map(|p| sums(frame, p, max_lag)).collect())
     }
 }

@@ -8,7 +8,7 @@ pub mod cpu;
 pub mod gpu;
 
 use crate::decode::Frame;
-use crate::error::{Error, Result};
+use crate::error::{one_line, FileError, FileResult, Result, RunError};
 use crate::region::Patch;
 
 /// The two pair directions of the variogram.
@@ -116,13 +116,13 @@ pub trait Engine: Send + Sync {
         frame: &Frame,
         patches: &[Patch],
         max_lag: usize,
-    ) -> Result<Vec<Variogram>>;
+    ) -> FileResult<Vec<Variogram>>;
 
     /// The sums of one region of a frame.
-    fn variogram(&self, frame: &Frame, patch: &Patch, max_lag: usize) -> Result<Variogram> {
+    fn variogram(&self, frame: &Frame, patch: &Patch, max_lag: usize) -> FileResult<Variogram> {
         self.variograms(frame, std::slice::from_ref(patch), max_lag)?
             .pop()
-            .ok_or_else(|| Error::Panic(format!("the {} engine returned no sums", self.name())))
+            .ok_or_else(|| FileError::Panic(format!("the {} engine returned no sums", self.name())))
     }
 }
 
@@ -146,7 +146,7 @@ pub fn open(choice: Choice) -> Result<Box<dyn Engine>> {
         Choice::Cpu => Ok(Box::new(cpu::CpuEngine::default())),
         Choice::Gpu => match gpu::GpuEngine::open(gpu::Want::Any)? {
             Some(engine) => Ok(Box::new(engine)),
-            None => Err(Error::Gpu(
+            None => Err(RunError::Gpu(
                 "--gpu: wgpu found no adapter (no Vulkan, Metal or DX12 driver; \
                  mesa-vulkan-drivers gives a software one); use --cpu"
                     .into(),
@@ -155,7 +155,7 @@ pub fn open(choice: Choice) -> Result<Box<dyn Engine>> {
         Choice::Auto => Ok(match gpu::GpuEngine::open(gpu::Want::Hardware) {
             Ok(Some(engine)) => Box::new(engine),
             Ok(None) => Box::new(cpu::CpuEngine::because("no hardware GPU adapter")),
-            Err(e) => Box::new(cpu::CpuEngine::because(&e.one_line())),
+            Err(e) => Box::new(cpu::CpuEngine::because(&one_line(&e.to_string()))),
         }),
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::cohort::manifest::Manifest;
 use crate::cohort::{lock, merge};
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 use crate::picture::report::{self, Cohort};
 
 /// A merge, its flags checked.
@@ -61,7 +61,7 @@ pub fn run(config: MergeConfig) -> Result<()> {
     if found.is_clean() {
         Ok(())
     } else {
-        Err(Error::Incomplete(
+        Err(RunError::Incomplete(
             "the merged file is not the whole cohort (see above)".into(),
         ))
     }
@@ -74,6 +74,6 @@ fn open_output(path: Option<&PathBuf>) -> Result<Box<dyn Write>> {
     };
     let file = lock::writer(path)?;
     file.set_len(0)
-        .map_err(|e| Error::Output(format!("cannot empty {}: {e}", path.display())))?;
+        .map_err(|e| RunError::Output(format!("cannot empty {}: {e}", path.display())))?;
     Ok(Box::new(BufWriter::new(file)))
 }

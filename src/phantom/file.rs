@@ -16,7 +16,7 @@ use dicom_pixeldata::Transcode;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use super::{rle, Phantom, Style};
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 
 /// The transfer syntaxes phantoms can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,23 +78,23 @@ impl Syntax {
 pub fn write_dicom(path: &Path, frames: &[Phantom], syntax: Syntax) -> Result<()> {
     let first = frames
         .first()
-        .ok_or_else(|| Error::Config("a phantom file needs at least one frame".into()))?;
+        .ok_or_else(|| RunError::Config("a phantom file needs at least one frame".into()))?;
     if frames
         .iter()
         .any(|f| f.spec.rows != first.spec.rows || f.spec.cols != first.spec.cols)
     {
-        return Err(Error::Config(
+        return Err(RunError::Config(
             "all frames of a file must have one size".into(),
         ));
     }
     if syntax == Syntax::JpegBaseline && (first.spec.bits_stored != 8 || first.spec.signed) {
-        return Err(Error::Config(
+        return Err(RunError::Config(
             "JPEG baseline holds unsigned 8-bit images only".into(),
         ));
     }
     if syntax == Syntax::JpegLs && first.spec.bits_stored < 4 {
         // The JPEG-LS encoder derives its error bound from bits_stored − 4.
-        return Err(Error::Config(
+        return Err(RunError::Config(
             "JPEG-LS phantoms need at least 4 bits stored".into(),
         ));
     }
@@ -129,17 +129,17 @@ pub fn write_dicom(path: &Path, frames: &[Phantom], syntax: Syntax) -> Result<()
         .implementation_class_uid("2.25.302675138121460911542364521386950624771")
         .implementation_version_name("TBS_BATCH")
         .build()
-        .map_err(|e| Error::Output(e.to_string()))?;
+        .map_err(|e| RunError::Output(e.to_string()))?;
     let mut file = obj.with_exact_meta(meta);
     if native_ts != syntax {
         let ts = TransferSyntaxRegistry
             .get(syntax.uid())
-            .ok_or_else(|| Error::Output(format!("no encoder for {}", syntax.slug())))?;
+            .ok_or_else(|| RunError::Output(format!("no encoder for {}", syntax.slug())))?;
         file.transcode(ts)
-            .map_err(|e| Error::Output(format!("{} encoding failed: {e}", syntax.slug())))?;
+            .map_err(|e| RunError::Output(format!("{} encoding failed: {e}", syntax.slug())))?;
     }
     file.write_to_file(path)
-        .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| RunError::Output(format!("cannot write {}: {e}", path.display())))
 }
 
 fn sop_class(p: &Phantom) -> &'static str {

@@ -19,7 +19,7 @@ use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;
 
 use crate::decode::Frame;
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 
 /// How the surface is turned into stored values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,25 +76,25 @@ impl Phantom {
 
 fn validate(spec: &Spec) -> Result<()> {
     if !(0.0..=1.0).contains(&spec.hurst) || spec.hurst == 0.0 {
-        return Err(Error::Config(format!(
+        return Err(RunError::Config(format!(
             "Hurst exponent {} must be in (0, 1]",
             spec.hurst
         )));
     }
     if !(2..=16).contains(&spec.bits_stored) {
-        return Err(Error::Config(format!(
+        return Err(RunError::Config(format!(
             "bits stored {} must be 2..=16",
             spec.bits_stored
         )));
     }
     if spec.rows == 0 || spec.cols == 0 || spec.rows > 8192 || spec.cols > 8192 {
-        return Err(Error::Config(format!(
+        return Err(RunError::Config(format!(
             "size {} × {} must be 1..=8192 each way",
             spec.rows, spec.cols
         )));
     }
     if spec.style == Style::Display && (spec.bits_stored != 8 || spec.signed) {
-        return Err(Error::Config(
+        return Err(RunError::Config(
             "the display style is an unsigned 8-bit export".into(),
         ));
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::spine::{self, Spine, SpineSpec};
 use super::{write_dicom, Phantom, Spec, Style, Syntax};
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 
 /// Phantoms of known texture.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ pub struct SpineSet {
 /// Writes the phantoms; returns how many files.
 pub fn write_phantoms(set: &PhantomSet) -> Result<usize> {
     std::fs::create_dir_all(&set.out)
-        .map_err(|e| Error::Output(format!("cannot create {}: {e}", set.out.display())))?;
+        .map_err(|e| RunError::Output(format!("cannot create {}: {e}", set.out.display())))?;
     let bits = if set.display { 8 } else { set.bits };
     let style = if set.display {
         Style::Display
@@ -77,7 +77,7 @@ pub fn write_phantoms(set: &PhantomSet) -> Result<usize> {
 
 /// Writes the spines and `rois.csv`; returns how many spines.
 pub fn write_spines(set: &SpineSet) -> Result<usize> {
-    let output = |e: std::io::Error| Error::Output(format!("{}: {e}", set.out.display()));
+    let output = |e: std::io::Error| RunError::Output(format!("{}: {e}", set.out.display()));
     std::fs::create_dir_all(&set.out).map_err(output)?;
     let mut sidecar = String::from(spine::SIDECAR_HEADER);
     for &seed in &set.seeds {

@@ -4,7 +4,7 @@
 //! per-vertebra score can be checked against the H each body was made with.
 
 use super::{fbm_surface, Phantom, Spec, Style};
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 
 /// Labels of the bodies, top to bottom.
 pub const VERTEBRAE: [&str; 4] = ["L1", "L2", "L3", "L4"];
@@ -43,12 +43,12 @@ impl Spine {
             seed,
         } = spec;
         if rows < 160 || cols < 120 {
-            return Err(Error::Config(format!(
+            return Err(RunError::Config(format!(
                 "a spine phantom needs at least 160 rows × 120 columns, not {rows} × {cols}"
             )));
         }
         if let Some(h) = hursts.iter().find(|h| !(0.0 < **h && **h <= 1.0)) {
-            return Err(Error::Config(format!(
+            return Err(RunError::Config(format!(
                 "Hurst exponent {h} must be in (0, 1]"
             )));
         }

@@ -11,7 +11,9 @@ use std::sync::OnceLock;
 
 use plotters::style::{FontStyle, RGBColor};
 
-use crate::error::{Error, Result};
+/// A drawing, or why it could not be drawn: the sheet's caller makes that a warning, the
+/// report's a run error.
+pub type Drawn<T> = std::result::Result<T, String>;
 
 /// The font family every picture names.
 pub const FONT: &str = "sans-serif";
@@ -32,7 +34,7 @@ pub const PALETTE: [RGBColor; 8] = [
 pub const POOLED: RGBColor = RGBColor(0, 0, 0);
 
 /// Registers the bundled font for plotters; every drawing function calls this first.
-pub fn fonts() -> Result<()> {
+pub fn fonts() -> Drawn<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     let ok = *REGISTERED.get_or_init(|| {
         plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
@@ -41,25 +43,25 @@ pub fn fonts() -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Picture("the bundled font cannot be read".into()))
+        Err("the bundled font cannot be read".into())
     }
 }
 
 /// A plotters failure as our error: drawing into memory fails only on a font problem.
-pub fn drawing<E: std::fmt::Debug>(e: E) -> Error {
-    Error::Picture(format!("{e:?}"))
+pub fn drawing<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
 }
 
 /// Encodes 8-bit RGB pixels as PNG, at zlib level 1: on a sheet of image texture that is half
 /// the size of the encoder's `Fast` mode in about the same time, and a quarter larger than
 /// `Best` in a small fraction of its time (BENCHMARKS.md).
-pub fn png(width: u32, height: u32, rgb: &[u8]) -> Result<Vec<u8>> {
+pub fn png(width: u32, height: u32, rgb: &[u8]) -> Drawn<Vec<u8>> {
     use image::codecs::png::{CompressionType, FilterType, PngEncoder};
     use image::ImageEncoder;
     let mut out = Vec::new();
     PngEncoder::new_with_quality(&mut out, CompressionType::Level(1), FilterType::Adaptive)
         .write_image(rgb, width, height, image::ExtendedColorType::Rgb8)
-        .map_err(|e| Error::Picture(format!("PNG encoding: {e}")))?;
+        .map_err(|e| format!("PNG encoding: {e}"))?;
     Ok(out)
 }
 

@@ -14,10 +14,10 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::{drawing, fonts, qc, FONT, PALETTE};
+use super::{drawing, fonts, qc, Drawn, FONT, PALETTE};
 use crate::cohort::manifest::Parameters;
 use crate::cohort::ResultsReader;
-use crate::error::{Error, Result};
+use crate::error::{Result, RunError};
 use crate::write::{ResultRow, RESULT_COLUMNS};
 
 /// Failures listed one by one; beyond this the page counts them and points to the CSV.
@@ -125,7 +125,7 @@ impl Columns {
         let names: Vec<&str> = header.into_iter().collect();
         let at = |name: &str| {
             names.iter().position(|n| *n == name).ok_or_else(|| {
-                Error::Config(format!("results have no `{name}` column for the report"))
+                RunError::Config(format!("results have no `{name}` column for the report"))
             })
         };
         Ok(Columns {
@@ -265,12 +265,12 @@ impl Run {
 pub fn write(path: &Path, cohort: &Cohort, run: &Run) -> Result<()> {
     let page = render(cohort, run)?;
     std::fs::write(path, page)
-        .map_err(|e| Error::Output(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| RunError::Output(format!("cannot write {}: {e}", path.display())))
 }
 
 /// The whole page.
 pub fn render(cohort: &Cohort, run: &Run) -> Result<String> {
-    fonts()?;
+    fonts().map_err(RunError::Picture)?;
     let mut page = String::new();
     page.push_str(HEAD);
     let ok: usize = cohort.labels.values().map(|s| s.tbs.len()).sum();
@@ -286,7 +286,7 @@ pub fn render(cohort: &Cohort, run: &Run) -> Result<String> {
     );
     match cohort.headline() {
         Some(label) => {
-            distributions(&mut page, cohort, label)?;
+            distributions(&mut page, cohort, label).map_err(RunError::Picture)?;
             to_check(&mut page, &cohort.labels[label], label, run.qc.as_deref());
         }
         None => page.push_str("<h2>TBS distribution</h2>\n<p>No row has a score.</p>\n"),
@@ -309,7 +309,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}\n\
 svg{display:block;margin:.5em 0}\n</style>\n</head>\n<body>\n";
 
 /// The TBS histogram, TBS by scanner, and the R² histogram, of the headline label's rows.
-fn distributions(page: &mut String, cohort: &Cohort, label: &str) -> Result<()> {
+fn distributions(page: &mut String, cohort: &Cohort, label: &str) -> Drawn<()> {
     let scores = &cohort.labels[label];
     let (tbs, r2) = (Sample::of(&scores.tbs), Sample::of(&scores.r2));
     let _ = write!(
@@ -566,7 +566,7 @@ impl Sample {
 }
 
 /// An SVG histogram: about √n bins (5 to 40) across the values' range, up to `most` at most.
-fn histogram(values: &Sample, what: &str, colour: RGBColor, most: f64) -> Result<String> {
+fn histogram(values: &Sample, what: &str, colour: RGBColor, most: f64) -> Drawn<String> {
     let (lo, hi) = values.span();
     let hi = hi.min(most);
     let bins = ((values.len() as f64).sqrt().ceil() as usize).clamp(5, 40);
@@ -605,7 +605,7 @@ fn histogram(values: &Sample, what: &str, colour: RGBColor, most: f64) -> Result
 }
 
 /// An SVG box plot, one row per scanner: quartile box, median bar, whiskers to min and max.
-fn boxes(groups: &[(&str, Sample)]) -> Result<String> {
+fn boxes(groups: &[(&str, Sample)]) -> Drawn<String> {
     let all: Vec<f64> = groups.iter().flat_map(|g| g.1 .0.iter().copied()).collect();
     let (lo, hi) = Sample::of(&all).span();
     let names: Vec<String> = groups
@@ -664,7 +664,7 @@ fn boxes(groups: &[(&str, Sample)]) -> Result<String> {
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
 /// Draws onto a white SVG of `size` and returns its markup.
-fn svg(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<String> {
+fn svg(size: (u32, u32), draw: impl FnOnce(&Area) -> Drawn<()>) -> Drawn<String> {
     let mut markup = String::new();
     {
         let area = SVGBackend::with_string(&mut markup, size).into_drawing_area();

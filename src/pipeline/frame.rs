@@ -4,7 +4,7 @@
 use super::{pool, FileReport, FrameView, Scoring};
 use crate::decode::{DicomFile, Frame, Geometry};
 use crate::engine::Variogram;
-use crate::error::{Error, Result};
+use crate::error::{FileError, FileResult};
 use crate::fit;
 use crate::region::sidecar::Entry;
 use crate::region::{self, Patch, Shape};
@@ -23,7 +23,7 @@ pub(super) struct Region<'e> {
     pub label: String,
     /// The sidecar line, for messages.
     pub place: Option<&'e str>,
-    pub shape: Result<Shape>,
+    pub shape: FileResult<Shape>,
 }
 
 /// One region's sums and fit, kept for pooling.
@@ -127,7 +127,9 @@ fn cut(frame: &Frame, regions: &[Region], excluded_values: Option<(u16, u16)>) -
             // A sidecar line names itself when read; what the image shows wrong is named here.
             Ok(shape) => {
                 Patch::cut(frame, shape, excluded_values).map_err(|e| match (r.place, e) {
-                    (Some(p), Error::Region(m)) => Error::Region(format!("{p}: {m}")).one_line(),
+                    (Some(p), FileError::Region(m)) => {
+                        FileError::Region(format!("{p}: {m}")).one_line()
+                    }
                     (_, e) => e.one_line(),
                 })
             }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use crate::cohort::{self, pseudonym::Pseudonymizer};
 use crate::decode::{self, DicomFile, Geometry, Meta};
 use crate::engine::Engine;
-use crate::error::{Error, Result};
+use crate::error::{FileError, FileResult, Result, RunError};
 use crate::fit::FitSpec;
 use crate::region::sidecar::{Entry, Sidecar};
 use crate::region::Extremes;
@@ -116,7 +116,7 @@ pub fn process(input: &Input, engine: &dyn Engine, settings: &Settings) -> FileR
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        scoring.failed(&Meta::default(), Error::Panic(what))
+        scoring.failed(&Meta::default(), FileError::Panic(what))
     })
 }
 
@@ -162,9 +162,9 @@ impl<'a> Scoring<'a> {
 
     /// Read and decode: the file's header and frames, its identifying fields as the run
     /// reports them. A failure says the SHA-256 of the bytes read, when they were.
-    fn open(&self) -> std::result::Result<Opened, (String, Error)> {
+    fn open(&self) -> std::result::Result<Opened, (String, FileError)> {
         let (input, settings) = (self.input, self.settings);
-        let io = |source| Error::Io {
+        let io = |source| FileError::Io {
             path: input.path.clone(),
             source,
         };
@@ -207,7 +207,7 @@ impl<'a> Scoring<'a> {
         report: &mut FileReport,
     ) {
         for e in regions.iter().filter(|e| e.frame > geometry.frames) {
-            let why = Error::Region(format!(
+            let why = FileError::Region(format!(
                 "{}: frame {} does not exist; the file has {}",
                 e.place, e.frame, geometry.frames
             ));
@@ -220,7 +220,7 @@ impl<'a> Scoring<'a> {
     }
 
     /// The report of a file that failed before any frame.
-    fn failed(&self, meta: &Meta, e: Error) -> FileReport {
+    fn failed(&self, meta: &Meta, e: FileError) -> FileReport {
         FileReport {
             rows: vec![self.file_row(meta, e)],
             ..FileReport::default()
@@ -228,7 +228,7 @@ impl<'a> Scoring<'a> {
     }
 
     /// The error row of a file that failed before any frame.
-    fn file_row(&self, meta: &Meta, e: Error) -> ResultRow {
+    fn file_row(&self, meta: &Meta, e: FileError) -> ResultRow {
         ResultRow {
             path: self.input.display(),
             frame: None,
@@ -255,10 +255,10 @@ pub fn sop_instance_uid(input: &Input, settings: &Settings) -> Option<String> {
 }
 
 /// Refuses an image that declares more stored pixels than `max_pixels`, before any is decoded.
-fn within_cap(g: Geometry, max_pixels: u64) -> Result<Geometry> {
+fn within_cap(g: Geometry, max_pixels: u64) -> FileResult<Geometry> {
     let pixels = g.pixels();
     if pixels > max_pixels {
-        return Err(Error::TooLarge(format!(
+        return Err(FileError::TooLarge(format!(
             "{} × {} × {} frames = {pixels} pixels; the limit is --max-pixels {max_pixels}",
             g.cols, g.rows, g.frames
         )));
@@ -281,7 +281,7 @@ impl Job for FileJob {
     }
 
     fn timed_out(&self, input: &Input, limit: Duration) -> FileReport {
-        let why = Error::TimedOut(format!(
+        let why = FileError::TimedOut(format!(
             "still being processed after {} (--file-timeout); the run went on without it",
             humantime::format_duration(limit)
         ));
@@ -319,7 +319,7 @@ pub fn run(
                 .rows
                 .first()
                 .map_or(String::new(), |r| r.path.clone());
-            return Err(Error::Stopped { input, why });
+            return Err(RunError::Stopped { input, why });
         }
         summary.add(&report);
         progress.note(format!("{} errors", summary.rows_failed));
@@ -338,7 +338,7 @@ fn worker_pool(threads: usize) -> Result<rayon::ThreadPool> {
         .num_threads(threads)
         .thread_name(|i| format!("tbs-worker-{i}"))
         .build()
-        .map_err(|e| Error::Config(format!("cannot start {threads} worker threads: {e}")))
+        .map_err(|e| RunError::Config(format!("cannot start {threads} worker threads: {e}")))
 }
 
 #[cfg(test)]

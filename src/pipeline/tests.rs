@@ -14,7 +14,7 @@ impl Engine for Broken {
         "broken"
     }
 
-    fn variograms(&self, _: &decode::Frame, _: &[Patch], _: usize) -> Result<Vec<Variogram>> {
+    fn variograms(&self, _: &decode::Frame, _: &[Patch], _: usize) -> FileResult<Vec<Variogram>> {
         panic!("index out of bounds in the kernel")
     }
 }
@@ -29,9 +29,9 @@ impl Engine for LostOn {
         "lost"
     }
 
-    fn variograms(&self, f: &decode::Frame, p: &[Patch], lag: usize) -> Result<Vec<Variogram>> {
+    fn variograms(&self, f: &decode::Frame, p: &[Patch], lag: usize) -> FileResult<Vec<Variogram>> {
         if f.rows == self.rows {
-            return Err(Error::DeviceLost("device lost".into()));
+            return Err(FileError::DeviceLost("device lost".into()));
         }
         Ok(p.iter().map(|p| cpu::sums(f, p, lag)).collect())
     }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use super::{Inside, Shape};
-use crate::error::{Error, Result};
+use crate::error::{FileError, FileResult, Result, RunError};
 
 /// Which image a line is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,11 +44,11 @@ pub struct Entry {
 
 impl Entry {
     /// The region's shape, reading the mask image if it is one.
-    pub fn shape(&self) -> Result<Shape> {
+    pub fn shape(&self) -> FileResult<Shape> {
         match &self.spec {
             Spec::Shape(s) => Ok(s.clone()),
             Spec::MaskFile(path) => {
-                read_mask(path).map_err(|e| Error::Region(format!("{}: {e}", self.place)))
+                read_mask(path).map_err(|e| FileError::Region(format!("{}: {e}", self.place)))
             }
         }
     }
@@ -76,16 +76,16 @@ impl Sidecar {
         let mut reader = csv::ReaderBuilder::new()
             .trim(csv::Trim::All)
             .from_path(path)
-            .map_err(|e| Error::Config(format!("--roi {}: {e}", path.display())))?;
+            .map_err(|e| RunError::Config(format!("--roi {}: {e}", path.display())))?;
         let header = reader
             .headers()
-            .map_err(|e| Error::Config(format!("{name}: {e}")))?
+            .map_err(|e| RunError::Config(format!("{name}: {e}")))?
             .clone();
         let column: HashMap<&str, usize> = header.iter().enumerate().map(|(i, h)| (h, i)).collect();
         check_header(&name, &column)?;
         let mut entries: Vec<Entry> = Vec::new();
         for record in reader.records() {
-            let record = record.map_err(|e| Error::Config(format!("{name}: {e}")))?;
+            let record = record.map_err(|e| RunError::Config(format!("{name}: {e}")))?;
             let line = record.position().map_or(0, |p| p.line());
             let place = format!("{name} line {line}");
             let field = |c: &str| {
@@ -96,12 +96,12 @@ impl Sidecar {
                     .to_string()
             };
             let entry = parse_line(&field, &folder, &place)
-                .map_err(|why| Error::Config(format!("{place}: {why}")))?;
+                .map_err(|why| RunError::Config(format!("{place}: {why}")))?;
             if let Some(first) = entries
                 .iter()
                 .find(|e| (&e.key, e.frame, &e.label) == (&entry.key, entry.frame, &entry.label))
             {
-                return Err(Error::Config(format!(
+                return Err(RunError::Config(format!(
                     "{place}: repeats region {} of the same image and frame ({})",
                     entry.label, first.place
                 )));
@@ -171,13 +171,13 @@ impl Sidecar {
     }
 
     /// The first two of `lines` that give one frame the same label, as an error.
-    fn repeat(&self, lines: &mut [usize], path: &str) -> Option<Error> {
+    fn repeat(&self, lines: &mut [usize], path: &str) -> Option<RunError> {
         lines.sort_unstable();
         let mut seen: HashMap<(u32, &str), &Entry> = HashMap::new();
         for &i in lines.iter() {
             let e = &self.entries[i];
             if let Some(first) = seen.insert((e.frame, e.label.as_str()), e) {
-                return Some(Error::Config(format!(
+                return Some(RunError::Config(format!(
                     "{} and {} both give {path} frame {} a region {}: keep one",
                     first.place, e.place, e.frame, e.label
                 )));
@@ -214,7 +214,7 @@ fn check_header(name: &str, column: &HashMap<&str, usize>) -> Result<()> {
         None
     };
     match missing {
-        Some(what) => Err(Error::Config(format!("{name}: the header needs {what}"))),
+        Some(what) => Err(RunError::Config(format!("{name}: the header needs {what}"))),
         None => Ok(()),
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use wgpu::util::DeviceExt;
 
 use super::plan::{Capacity, TileDesc};
-use crate::error::{Error, Result};
+use crate::error::{FileError, FileResult, Result, RunError};
 
 /// Pixel bytes per batch at most: large enough that the per-submission cost vanishes beside the
 /// work (about 60 iDXA frames), small enough that two slots stay modest on any card.
@@ -77,7 +77,7 @@ impl Gpu {
             required_limits: limits,
             ..Default::default()
         }))
-        .map_err(|e| Error::Gpu(format!("cannot open {}: {e}", info.name)))?;
+        .map_err(|e| RunError::Gpu(format!("cannot open {}: {e}", info.name)))?;
         let failure = Arc::new(Mutex::new(None));
         let sink = Arc::clone(&failure);
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
@@ -96,7 +96,7 @@ impl Gpu {
             cache: None,
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Gpu(format!(
+            return Err(RunError::Gpu(format!(
                 "the variogram shader does not build on {}: {}",
                 info.name, e
             )));
@@ -221,7 +221,7 @@ impl Gpu {
 
     /// Waits for a submitted batch and returns its partials: (sum lo, sum hi, pairs) per
     /// workgroup, at `combo * tile_count + tile`.
-    pub fn finish(&self, slot: &Slot, submitted: Submitted) -> Result<Vec<[u32; 3]>> {
+    pub fn finish(&self, slot: &Slot, submitted: Submitted) -> FileResult<Vec<[u32; 3]>> {
         if submitted.bytes == 0 {
             return Ok(Vec::new());
         }
@@ -256,15 +256,15 @@ impl Gpu {
         };
         slot.readback.unmap();
         match self.reported() {
-            Some(e) => Err(Error::DeviceLost(e)),
+            Some(e) => Err(FileError::DeviceLost(e)),
             None => Ok(partials),
         }
     }
 
     /// The device's own error if it reported one, else `what`: either way the device is not to
     /// be trusted with another batch.
-    fn failed(&self, what: &str) -> Error {
-        Error::DeviceLost(self.reported().unwrap_or_else(|| what.to_string()))
+    fn failed(&self, what: &str) -> FileError {
+        FileError::DeviceLost(self.reported().unwrap_or_else(|| what.to_string()))
     }
 
     fn reported(&self) -> Option<String> {
@@ -311,7 +311,7 @@ fn capacity(limits: &wgpu::Limits, slot_bytes: u64) -> Result<Capacity> {
         || limits.max_compute_workgroup_storage_size < 3 * 4 * WORKGROUP
         || limits.max_storage_buffers_per_shader_stage < STORAGE_BUFFERS
     {
-        return Err(Error::Gpu(format!(
+        return Err(RunError::Gpu(format!(
             "the adapter cannot run {WORKGROUP}-wide workgroups with {STORAGE_BUFFERS} storage \
              buffers"
         )));
@@ -374,6 +374,7 @@ mod tests {
     /// the run), not as a per-frame error, or every later frame becomes an error row.
     #[test]
     fn a_batch_on_a_lost_device_fails_as_a_lost_device() {
+        quiet_device_select();
         let Some(adapter) = find_adapter(Want::Any) else {
             assert!(
                 std::env::var("TBS_REQUIRE_GPU").as_deref() != Ok("1"),
@@ -410,7 +411,7 @@ mod tests {
         gpu.device.destroy();
         let submitted = gpu.submit(&slot, &batch, 2);
         match gpu.finish(&slot, submitted) {
-            Err(Error::DeviceLost(_)) => {}
+            Err(FileError::DeviceLost(_)) => {}
             other => panic!("expected a lost device, got {other:?}"),
         }
     }

@@ -22,7 +22,7 @@ use plan::{Band, Window};
 
 use super::{Engine, Variogram};
 use crate::decode::Frame;
-use crate::error::{Error, Result};
+use crate::error::{FileError, FileResult, Result, RunError};
 use crate::region::{Inside, Patch};
 
 /// Batches in flight at once: one computing while the next is packed and uploaded.
@@ -51,7 +51,7 @@ impl GpuEngine {
                 .map(|a| Gpu::open(&a, slot_bytes))
                 .transpose()
         }))
-        .unwrap_or_else(|_| Err(Error::Gpu("the GPU driver failed while opening".into())))?;
+        .unwrap_or_else(|_| Err(RunError::Gpu("the GPU driver failed while opening".into())))?;
         let Some(gpu) = gpu else { return Ok(None) };
         let description = gpu.describe();
         let software = gpu.info.device_type == wgpu::DeviceType::Cpu;
@@ -59,7 +59,7 @@ impl GpuEngine {
         let server = std::thread::Builder::new()
             .name("tbs-gpu".into())
             .spawn(move || Server::new(gpu).serve(rx))
-            .map_err(|e| Error::Gpu(format!("cannot start the GPU thread: {e}")))?;
+            .map_err(|e| RunError::Gpu(format!("cannot start the GPU thread: {e}")))?;
         Ok(Some(GpuEngine {
             requests: Some(tx),
             server: Some(server),
@@ -95,8 +95,8 @@ impl Engine for GpuEngine {
         frame: &Frame,
         patches: &[Patch],
         max_lag: usize,
-    ) -> Result<Vec<Variogram>> {
-        let stopped = || Error::DeviceLost("the GPU engine's thread has stopped".into());
+    ) -> FileResult<Vec<Variogram>> {
+        let stopped = || FileError::DeviceLost("the GPU engine's thread has stopped".into());
         let (Some(first), Some(end)) = (
             patches.iter().map(|p| p.top).min(),
             patches.iter().map(|p| p.top + p.rows).max(),
@@ -155,12 +155,12 @@ struct Upload {
 struct Request {
     upload: Arc<Upload>,
     max_lag: usize,
-    reply: mpsc::Sender<Result<Vec<Variogram>>>,
+    reply: mpsc::Sender<FileResult<Vec<Variogram>>>,
 }
 
 /// A frame whose bands are not all summed yet.
 struct Job {
-    reply: mpsc::Sender<Result<Vec<Variogram>>>,
+    reply: mpsc::Sender<FileResult<Vec<Variogram>>>,
     /// One per region.
     sums: Vec<Variogram>,
     bands_left: usize,
@@ -347,12 +347,12 @@ impl Server {
             Ok(p) => p,
             Err(e) => {
                 let why = match e {
-                    Error::DeviceLost(why) => why,
+                    FileError::DeviceLost(why) => why,
                     other => other.one_line(),
                 };
                 for part in &batch.parts {
                     if let Some(job) = self.jobs.remove(&part.job) {
-                        let _ = job.reply.send(Err(Error::DeviceLost(why.clone())));
+                        let _ = job.reply.send(Err(FileError::DeviceLost(why.clone())));
                     }
                 }
                 return;

@@ -12,7 +12,7 @@ use std::ops::Range;
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::error::{Error, Result};
+use crate::error::{FileError, FileResult};
 
 /// Pixels one workgroup sums at one lag: 64 per invocation, enough work per workgroup to hide
 /// the reduction, few enough that a DXA image spreads over many workgroups.
@@ -126,7 +126,7 @@ pub fn bands(
     windows: &[Window],
     max_lag: usize,
     cap: &Capacity,
-) -> Result<Vec<Band>> {
+) -> FileResult<Vec<Band>> {
     let cut = |step: usize| -> Vec<Band> {
         (0..rows)
             .step_by(step.max(1))
@@ -160,7 +160,7 @@ pub fn bands(
         }
     }
     if fits == 0 {
-        return Err(Error::Gpu(format!(
+        return Err(FileError::Gpu(format!(
             "a {rows} × {cols} frame at lag {max_lag} does not fit this adapter's buffers"
         )));
     }

@@ -15,10 +15,10 @@ use image::{imageops, Rgb, RgbImage};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{clip, drawing, fonts, png, FONT};
+use super::{clip, drawing, fonts, png, Drawn, FONT};
 use crate::decode::Frame;
 use crate::engine::Variogram;
-use crate::error::Result;
+use crate::error::{FileError, FileResult};
 use crate::fit::{self, Fit, FitRange};
 use crate::region::Shape;
 
@@ -127,7 +127,11 @@ pub fn file_name(input: &str, frame: u32) -> PathBuf {
 }
 
 /// Draws the sheet and encodes it as PNG.
-pub fn render(sheet: &Sheet) -> Result<Vec<u8>> {
+pub fn render(sheet: &Sheet) -> FileResult<Vec<u8>> {
+    draw(sheet).map_err(FileError::Picture)
+}
+
+fn draw(sheet: &Sheet) -> Drawn<Vec<u8>> {
     fonts()?;
     let mut canvas = RgbImage::from_pixel(WIDTH, HEIGHT, Rgb([255, 255, 255]));
     let shown = shown_image(sheet);
@@ -234,7 +238,7 @@ pub fn display_levels(pixels: &[u16], inverted: bool) -> Vec<u8> {
         .collect()
 }
 
-fn header(root: &DrawingArea<BitMapBackend, Shift>, sheet: &Sheet) -> Result<()> {
+fn header(root: &DrawingArea<BitMapBackend, Shift>, sheet: &Sheet) -> Drawn<()> {
     let title = (FONT, 20, FontStyle::Bold).into_font().color(&BLACK);
     root.draw(&Text::new(clip(&sheet.title, 100), (16, 12), title))
         .map_err(drawing)?;
@@ -255,7 +259,7 @@ fn draw_outline(
     image: &DrawingArea<BitMapBackend, Shift>,
     outline: &Outline,
     scale: f64,
-) -> Result<()> {
+) -> Drawn<()> {
     let at = |x: f64, y: f64| ((x * scale).round() as i32, (y * scale).round() as i32);
     let stroke = outline.colour.stroke_width(2);
     let corner = match &outline.shape {
@@ -315,7 +319,7 @@ fn label(
     text: &str,
     (x, y): (i32, i32),
     colour: RGBColor,
-) -> Result<()> {
+) -> Drawn<()> {
     let style = (FONT, 15, FontStyle::Bold).into_font().color(&colour);
     let (w, h) = root.estimate_text_size(text, &style).map_err(drawing)?;
     let (x, y) = (x + 3, y + 3);
@@ -349,7 +353,7 @@ fn mask_edge(bytes: &[u8], rows: usize, cols: usize) -> Vec<(usize, usize)> {
 }
 
 /// ln V against ln k: every lag's point (filled when it entered the fit) and the fitted line.
-fn variogram_chart(area: &DrawingArea<BitMapBackend, Shift>, sheet: &Sheet) -> Result<()> {
+fn variogram_chart(area: &DrawingArea<BitMapBackend, Shift>, sheet: &Sheet) -> Drawn<()> {
     let values = sheet
         .curves
         .iter()

@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use plotters::style::RGBColor;
 
 use super::{file_name, render, Curve, Outline, Sheet};
-use crate::error::Error;
+use crate::error::FileError;
 use crate::picture::{PALETTE, POOLED};
 use crate::pipeline::{FrameHook, FrameView, Picture};
 use crate::write::Outcome;
@@ -31,7 +31,7 @@ impl FrameHook for Sheets {
             name: file_name(&view.input, view.index),
             // A drawing bug costs the sheet, never the frame's rows.
             png: catch_unwind(AssertUnwindSafe(|| render(&sheet)))
-                .unwrap_or_else(|_| Err(Error::Picture("drawing the sheet panicked".into())))
+                .unwrap_or_else(|_| Err(FileError::Picture("drawing the sheet panicked".into())))
                 .map_err(|e| e.one_line()),
         })
     }
