@@ -7,9 +7,8 @@ use tbs_batch::engine::cpu::whole_frame;
 use tbs_batch::fit::{fit, FitRange};
 use tbs_batch::phantom::{Phantom, Spec, Style};
 use tbs_batch::picture::qc::{self, Curve, Sheet};
-use tbs_batch::picture::report::{self, Cohort, Columns, Run};
+use tbs_batch::picture::report::{self, Cohort, Reported, Run};
 use tbs_batch::picture::PALETTE;
-use tbs_batch::write::RESULT_COLUMNS;
 
 /// A 780 × 716 8-bit display-style frame, as the GE iDXA CR export.
 fn idxa_frame() -> Frame {
@@ -51,26 +50,24 @@ fn sheet(c: &mut Criterion) {
 }
 
 fn cohort_report(c: &mut Criterion) {
-    let columns = Columns::find(RESULT_COLUMNS.iter().copied()).unwrap();
     let mut cohort = Cohort::default();
     for i in 0..50_000u32 {
-        let row: Vec<String> = RESULT_COLUMNS
-            .iter()
-            .map(|name| match *name {
-                "path" => format!("site{}/scan{i}.dcm", i % 7),
-                "frame" => "1".into(),
-                "roi" => "image".into(),
-                "status" if i % 97 == 0 => "error".into(),
-                "status" => "ok".into(),
-                "error" if i % 97 == 0 => "pixel data: truncated".into(),
-                "tbs" => format!("{}", 0.8 + f64::from(i % 1000) / 2000.0),
-                "r2" => format!("{}", 0.95 + f64::from(i % 50) / 1000.0),
-                "manufacturer" => ["GE", "Hologic"][i as usize % 2].into(),
-                "model" => format!("model {}", i % 3),
-                _ => String::new(),
-            })
-            .collect();
-        cohort.add(&columns, &row);
+        let path = format!("site{}/scan{i}.dcm", i % 7);
+        let model = format!("model {}", i % 3);
+        let tbs = 0.8 + f64::from(i % 1000) / 2000.0;
+        let r2 = 0.95 + f64::from(i % 50) / 1000.0;
+        cohort.add(&Reported {
+            path: &path,
+            frame: Some(1),
+            roi: "image",
+            outcome: if i % 97 == 0 {
+                Err("pixel data: truncated")
+            } else {
+                Ok((tbs, Some(r2)))
+            },
+            manufacturer: ["GE", "Hologic"][i as usize % 2],
+            model: &model,
+        });
     }
     let facts = Run::default();
     let mut group = c.benchmark_group("report");
