@@ -356,3 +356,27 @@ fn fit_mm_becomes_lags_per_image_and_rows_say_where_the_spacing_came_from() {
     let bad = run(&["--cpu", s(dir.path()), "--spacing", "0"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn tbs_cpu_tier_lowers_the_kernels_tier_and_the_rows_stay_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    cohort(dir.path(), 3);
+    let with = |tier: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tbs-batch"));
+        command.args(["--cpu", s(dir.path())]);
+        if let Some(t) = tier {
+            command.env("TBS_CPU_TIER", t);
+        }
+        command.output().unwrap()
+    };
+    let best = with(None);
+    assert_eq!(best.status.code(), Some(0));
+    for tier in tbs_batch::engine::cpu::Tier::available() {
+        let lowered = with(Some(&tier.to_string()));
+        assert_eq!(lowered.status.code(), Some(0), "{tier}");
+        assert!(lowered.stdout == best.stdout, "{tier}: other rows");
+    }
+    let bad = with(Some("sse9"));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("TBS_CPU_TIER=sse9"));
+}

@@ -1,9 +1,9 @@
 //! The CPU engine against the plain reference loop, and the score's invariances.
 
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tbs_batch::decode::Frame;
-use tbs_batch::engine::cpu::{self, reference, whole_frame};
+use tbs_batch::engine::cpu::{self, reference, whole_frame, Tier};
 use tbs_batch::fit::{fit, FitRange};
 use tbs_batch::region::{Inside, Patch};
 
@@ -20,27 +20,39 @@ fn tbs(frame: &Frame) -> f64 {
 }
 
 #[test]
-fn fast_engine_equals_reference_on_random_images_of_odd_sizes() {
+fn every_cpu_tier_equals_the_reference_on_random_images_and_masks_of_odd_sizes() {
+    let tiers = Tier::available();
+    eprintln!("CPU tiers checked: {tiers:?}");
     let mut rng = ChaCha8Rng::seed_from_u64(2024);
-    let sizes = [
-        (1, 1),
-        (1, 37),
-        (37, 1),
-        (3, 5),
-        (17, 31),
-        (64, 65),
-        (129, 7),
-        (5, 300),
-    ];
-    for (rows, cols) in sizes {
-        for max in [1u16, 255, 4095, u16::MAX] {
-            let f = random_frame(&mut rng, rows, cols, max);
-            for max_lag in [1, 4, 16, 40] {
-                assert_eq!(
-                    whole_frame(&f, max_lag),
-                    reference(&f, &Patch::whole(&f), max_lag),
-                    "{rows}×{cols}, max {max}, lags {max_lag}"
-                );
+    for tier in tiers {
+        for (rows, cols) in [
+            (1, 1),
+            (1, 37),
+            (37, 1),
+            (3, 5),
+            (17, 31),
+            (64, 65),
+            (129, 7),
+            (5, 300),
+        ] {
+            for max in [1u16, 255, 4095, u16::MAX] {
+                let f = random_frame(&mut rng, rows, cols, max);
+                let mask: Vec<u8> = (0..rows * cols)
+                    .map(|_| u8::from(rng.random_bool(0.8)))
+                    .collect();
+                let masked = Patch {
+                    inside: Some(Inside::from_nonzero(mask)),
+                    ..Patch::whole(&f)
+                };
+                for patch in [Patch::whole(&f), masked] {
+                    for max_lag in [1, 4, 16, 40] {
+                        assert_eq!(
+                            cpu::sums_on(tier, &f, &patch, max_lag),
+                            reference(&f, &patch, max_lag),
+                            "{tier}: {rows}×{cols}, max {max}, lags {max_lag}"
+                        );
+                    }
+                }
             }
         }
     }

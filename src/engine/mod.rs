@@ -143,7 +143,7 @@ pub enum Choice {
 /// and its description says why.
 pub fn open(choice: Choice) -> Result<Box<dyn Engine>> {
     match choice {
-        Choice::Cpu => Ok(Box::new(cpu::CpuEngine::default())),
+        Choice::Cpu => Ok(Box::new(cpu::CpuEngine::on(cpu::Tier::from_env()?))),
         Choice::Gpu => match gpu::GpuEngine::open(gpu::Want::Any)? {
             Some(engine) => Ok(Box::new(engine)),
             None => Err(RunError::Gpu(
@@ -152,10 +152,13 @@ pub fn open(choice: Choice) -> Result<Box<dyn Engine>> {
                     .into(),
             )),
         },
-        Choice::Auto => Ok(match gpu::GpuEngine::open(gpu::Want::Hardware) {
-            Ok(Some(engine)) => Box::new(engine),
-            Ok(None) => Box::new(cpu::CpuEngine::because("no hardware GPU adapter")),
-            Err(e) => Box::new(cpu::CpuEngine::because(&one_line(&e.to_string()))),
-        }),
+        Choice::Auto => {
+            let cpu = cpu::CpuEngine::on(cpu::Tier::from_env()?);
+            Ok(match gpu::GpuEngine::open(gpu::Want::Hardware) {
+                Ok(Some(engine)) => Box::new(engine),
+                Ok(None) => Box::new(cpu.because("no hardware GPU adapter")),
+                Err(e) => Box::new(cpu.because(&one_line(&e.to_string()))),
+            })
+        }
     }
 }

@@ -1,12 +1,20 @@
 //! The CPU engine: exact pair sums with rayon and integer loops the compiler vectorises.
 //!
 //! Both directions reduce to one primitive, the sum of squared differences between two equal
-//! slices ([`Pixel::sq_diff_sum`]): a row against itself shifted by k (horizontal), or a row
-//! against the row k below (vertical). Frames whose values all fit a byte (8-bit exports) are
-//! summed as bytes, twice as many per vector as 16-bit values. The loops are compiled three times
-//! — for AVX-512BW, for AVX2, and portably — and the widest the CPU has is picked at run time, so
-//! one binary is fast on any x86-64 machine. Large frames are cut into row blocks summed in
-//! parallel; the [`reference`] loop is the plain definition the fast path is tested against.
+//! slices ([`Pixel::sq_diff_sum`], in [`kernels`]): a row against itself shifted by k
+//! (horizontal), or a row against the row k below (vertical). Frames whose values all fit a byte
+//! (8-bit exports) are summed as bytes, twice as many per vector as 16-bit values. The loops are
+//! compiled once per [`Tier`] — AVX-512BW, AVX2, portable — and run on the one the engine was
+//! given. Large frames are cut into row blocks summed in parallel; the [`reference`] loop is
+//! the plain definition every tier is tested against.
+
+mod kernels;
+mod reference;
+mod tier;
+
+pub use kernels::Pixel;
+pub use reference::reference;
+pub use tier::{Tier, TIER_VARIABLE};
 
 use std::ops::Range;
 
@@ -16,24 +24,43 @@ use super::{Engine, LagSum, Variogram};
 use crate::decode::Frame;
 use crate::error::FileResult;
 use crate::region::{Inside, Patch};
+use tier::Level;
 
 /// Pixels per parallel block: below this a frame is summed on the calling thread, since a rayon
 /// task would cost more than it saves.
 const BLOCK_PIXELS: usize = 1 << 18;
 
 /// The CPU pair-summing engine.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct CpuEngine {
+    tier: Tier,
     /// Why the CPU was chosen when a GPU was not ruled out, for the summary line.
     reason: Option<String>,
 }
 
+impl Default for CpuEngine {
+    /// On the best tier this CPU runs.
+    fn default() -> Self {
+        CpuEngine::on(Tier::best())
+    }
+}
+
 impl CpuEngine {
-    /// The CPU engine standing in for a GPU, for `reason`.
-    pub fn because(reason: &str) -> Self {
+    /// The engine on `tier`.
+    pub fn on(tier: Tier) -> Self {
+        CpuEngine { tier, reason: None }
+    }
+
+    /// The engine standing in for a GPU, for `reason`.
+    pub fn because(self, reason: &str) -> Self {
         CpuEngine {
             reason: Some(reason.to_string()),
+            ..self
         }
+    }
+
+    pub fn tier(&self) -> Tier {
+        self.tier
     }
 }
 
@@ -55,17 +82,26 @@ impl Engine for CpuEngine {
         patches: &[Patch],
         max_lag: usize,
     ) -> FileResult<Vec<Variogram>> {
-        Ok(patches.iter().map(|p| sums(frame, p, max_lag)).collect())
+        Ok(patches
+            .iter()
+            .map(|p| sums_on(self.tier, frame, p, max_lag))
+            .collect())
     }
 }
 
-/// Pair sums over every pixel of the frame.
+/// Pair sums over every pixel of the frame, on the best tier.
 pub fn whole_frame(frame: &Frame, max_lag: usize) -> Variogram {
     sums(frame, &Patch::whole(frame), max_lag)
 }
 
-/// Pair sums over the pairs of a frame's patch whose two pixels are both inside.
+/// Pair sums over the pairs of a frame's patch whose two pixels are both inside, on the best
+/// tier.
 pub fn sums(frame: &Frame, patch: &Patch, max_lag: usize) -> Variogram {
+    sums_on(Tier::best(), frame, patch, max_lag)
+}
+
+/// As [`sums`], on `tier`.
+pub fn sums_on(tier: Tier, frame: &Frame, patch: &Patch, max_lag: usize) -> Variogram {
     let shape = Shape {
         rows: patch.rows,
         cols: patch.cols,
@@ -74,8 +110,8 @@ pub fn sums(frame: &Frame, patch: &Patch, max_lag: usize) -> Variogram {
     let inside = patch.inside.as_ref().map(Inside::as_bytes);
     let pixels = patch.pixels(frame);
     match narrow(&pixels) {
-        Some(bytes) => parallel_sums(&bytes, inside, shape),
-        None => parallel_sums(&pixels, inside, shape),
+        Some(bytes) => parallel_sums(tier, &bytes, inside, shape),
+        None => parallel_sums(tier, &pixels, inside, shape),
     }
 }
 
@@ -94,17 +130,22 @@ struct Shape {
     max_lag: usize,
 }
 
-fn parallel_sums<P: Pixel>(pixels: &[P], inside: Option<&[u8]>, shape: Shape) -> Variogram {
+fn parallel_sums<P: Pixel>(
+    tier: Tier,
+    pixels: &[P],
+    inside: Option<&[u8]>,
+    shape: Shape,
+) -> Variogram {
     let block_rows = (BLOCK_PIXELS / shape.cols.max(1)).max(1);
     let blocks = shape.rows.div_ceil(block_rows);
     if blocks <= 1 {
-        return block_sums(pixels, inside, shape, 0..shape.rows);
+        return block_sums(tier, pixels, inside, shape, 0..shape.rows);
     }
     (0..blocks)
         .into_par_iter()
         .map(|b| {
             let end = ((b + 1) * block_rows).min(shape.rows);
-            block_sums(pixels, inside, shape, b * block_rows..end)
+            block_sums(tier, pixels, inside, shape, b * block_rows..end)
         })
         .reduce(
             || Variogram::zeros(shape.max_lag),
@@ -115,48 +156,44 @@ fn parallel_sums<P: Pixel>(pixels: &[P], inside: Option<&[u8]>, shape: Shape) ->
         )
 }
 
-/// Sums of the pairs whose first pixel lies in `rows`, with the widest vectors this CPU has.
+/// Sums of the pairs whose first pixel lies in `rows`, with `tier`'s instructions.
 fn block_sums<P: Pixel>(
+    tier: Tier,
     pixels: &[P],
     inside: Option<&[u8]>,
     shape: Shape,
     rows: Range<usize>,
 ) -> Variogram {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512bw") {
-            // SAFETY: the CPU supports AVX-512BW, checked just above.
-            return unsafe { block_sums_avx512(pixels, inside, shape, rows) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2, checked just above.
-            return unsafe { block_sums_avx2(pixels, inside, shape, rows) };
-        }
+    match tier.level() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a Tier exists only for a level this CPU runs (Tier::available).
+        Level::Avx512Bw => unsafe { block_sums_avx512(pixels, inside, shape, rows) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Level::Avx2 => unsafe { block_sums_avx2(pixels, inside, shape, rows) },
+        _ => block_sums_portable(pixels, inside, shape, rows),
     }
-    block_sums_portable(pixels, inside, shape, rows)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512bw")]
-unsafe fn block_sums_avx512<P: Pixel>(
-    pixels: &[P],
-    inside: Option<&[u8]>,
-    shape: Shape,
-    rows: Range<usize>,
-) -> Variogram {
-    block_sums_portable(pixels, inside, shape, rows)
+/// The row loops compiled for one instruction set: the portable body inlined into a function
+/// with that target feature, so the compiler vectorises it for those registers.
+macro_rules! compiled_for {
+    ($name:ident, $feature:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $feature)]
+        unsafe fn $name<P: Pixel>(
+            pixels: &[P],
+            inside: Option<&[u8]>,
+            shape: Shape,
+            rows: Range<usize>,
+        ) -> Variogram {
+            block_sums_portable(pixels, inside, shape, rows)
+        }
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn block_sums_avx2<P: Pixel>(
-    pixels: &[P],
-    inside: Option<&[u8]>,
-    shape: Shape,
-    rows: Range<usize>,
-) -> Variogram {
-    block_sums_portable(pixels, inside, shape, rows)
-}
+compiled_for!(block_sums_avx512, "avx512bw");
+compiled_for!(block_sums_avx2, "avx2");
 
 /// The row loops, inlined into each instruction-set variant above so each is compiled for it.
 #[inline(always)]
@@ -205,151 +242,9 @@ fn pair_sum<P: Pixel>(
     }
 }
 
-/// A stored value as the kernel reads it: a byte when the whole frame fits one, else 16 bits.
-pub trait Pixel: Copy + Send + Sync + Into<u32> {
-    /// Σ (a[i] − b[i])² over two equal-length slices, exact.
-    fn sq_diff_sum(a: &[Self], b: &[Self]) -> u64;
-
-    /// The pairs (a[i], b[i]) with `in_a[i]` and `in_b[i]` both 1, and Σ (a[i] − b[i])² over
-    /// them. Branch-free (a square times 0 or 1), so it vectorises like the unmasked sum; the
-    /// square's halves are summed apart as for 16-bit pixels, so one body serves both widths.
-    #[inline(always)]
-    fn masked_sum(a: &[Self], b: &[Self], in_a: &[u8], in_b: &[u8]) -> LagSum {
-        let mut total = LagSum::default();
-        for (((a, b), in_a), in_b) in a
-            .chunks(CHUNK)
-            .zip(b.chunks(CHUNK))
-            .zip(in_a.chunks(CHUNK))
-            .zip(in_b.chunks(CHUNK))
-        {
-            let (mut low, mut high, mut pairs) = (0u32, 0u32, 0u32);
-            for (((&x, &y), &in_a), &in_b) in a.iter().zip(b).zip(in_a).zip(in_b) {
-                let both = u32::from(in_a & in_b);
-                let (x, y): (u32, u32) = (x.into(), y.into());
-                let sq = x.abs_diff(y).pow(2) * both;
-                low += sq & 0xffff;
-                high += sq >> 16;
-                pairs += both;
-            }
-            total += LagSum {
-                pairs: u64::from(pairs),
-                sum_sq: u64::from(low) + (u64::from(high) << 16),
-            };
-        }
-        total
-    }
-}
-
-/// Elements summed in `u32` lanes before widening to `u64`: the most that cannot overflow.
-const CHUNK: usize = 1 << 16;
-
-impl Pixel for u8 {
-    /// A squared byte difference is below 2^16, so 2^16 of them fit a `u32` lane: the loop stays
-    /// in 32-bit lanes, which vectorise four times wider than 64-bit ones.
-    #[inline(always)]
-    fn sq_diff_sum(a: &[u8], b: &[u8]) -> u64 {
-        by_chunks(a, b, |a, b| {
-            let chunk: u32 = a
-                .iter()
-                .zip(b)
-                .map(|(&x, &y)| {
-                    let d = u32::from(x.abs_diff(y));
-                    d * d
-                })
-                .sum();
-            u64::from(chunk)
-        })
-    }
-
-    /// As for the unmasked sum, one `u32` lane per square; the mask zeroes the difference while
-    /// it is still a byte, so the widening and squaring are the unmasked loop's.
-    #[inline(always)]
-    fn masked_sum(a: &[u8], b: &[u8], in_a: &[u8], in_b: &[u8]) -> LagSum {
-        let mut total = LagSum::default();
-        for (start, end) in (0..a.len())
-            .step_by(CHUNK)
-            .map(|s| (s, (s + CHUNK).min(a.len())))
-        {
-            let (a, b) = (&a[start..end], &b[start..end]);
-            let (in_a, in_b) = (&in_a[start..end], &in_b[start..end]);
-            let (mut sum, mut pairs) = (0u32, 0u32);
-            let n = a.len();
-            let (b, in_a, in_b) = (&b[..n], &in_a[..n], &in_b[..n]);
-            for i in 0..n {
-                let both = in_a[i] & in_b[i];
-                let d = u32::from(a[i].abs_diff(b[i]) * both);
-                sum += d * d;
-                pairs += u32::from(both);
-            }
-            total += LagSum {
-                pairs: u64::from(pairs),
-                sum_sq: u64::from(sum),
-            };
-        }
-        total
-    }
-}
-
-impl Pixel for u16 {
-    /// A squared 16-bit difference fits a `u32` but two may not. Its low and high halves are
-    /// summed apart, each below 2^16, so the loop stays in 32-bit lanes for 2^16 elements.
-    #[inline(always)]
-    fn sq_diff_sum(a: &[u16], b: &[u16]) -> u64 {
-        by_chunks(a, b, |a, b| {
-            let (mut low, mut high) = (0u32, 0u32);
-            for (&x, &y) in a.iter().zip(b) {
-                let d = u32::from(x.abs_diff(y));
-                let sq = d * d;
-                low += sq & 0xffff;
-                high += sq >> 16;
-            }
-            u64::from(low) + (u64::from(high) << 16)
-        })
-    }
-}
-
-/// Σ of `chunk_sum` over matching `CHUNK`-long pieces of two equal-length slices.
-#[inline(always)]
-fn by_chunks<P>(a: &[P], b: &[P], chunk_sum: impl Fn(&[P], &[P]) -> u64) -> u64 {
-    debug_assert_eq!(a.len(), b.len());
-    a.chunks(CHUNK)
-        .zip(b.chunks(CHUNK))
-        .map(|(a, b)| chunk_sum(a, b))
-        .sum()
-}
-
-/// The definition, written as plainly as possible: every pixel, every lag, both directions.
-pub fn reference(frame: &Frame, patch: &Patch, max_lag: usize) -> Variogram {
-    let mut vg = Variogram::zeros(max_lag);
-    let at =
-        |r: usize, c: usize| i64::from(frame.pixels[(patch.top + r) * frame.cols + patch.left + c]);
-    let inside = |r: usize, c: usize| {
-        patch
-            .inside
-            .as_ref()
-            .is_none_or(|m| m.as_bytes()[r * patch.cols + c] != 0)
-    };
-    for r in 0..patch.rows {
-        for c in 0..patch.cols {
-            for k in 1..=max_lag {
-                if c + k < patch.cols && inside(r, c) && inside(r, c + k) {
-                    let d = at(r, c) - at(r, c + k);
-                    vg.horizontal[k - 1].pairs += 1;
-                    vg.horizontal[k - 1].sum_sq += (d * d) as u64;
-                }
-                if r + k < patch.rows && inside(r, c) && inside(r + k, c) {
-                    let d = at(r, c) - at(r + k, c);
-                    vg.vertical[k - 1].pairs += 1;
-                    vg.vertical[k - 1].sum_sq += (d * d) as u64;
-                }
-            }
-        }
-    }
-    vg
-}
-
 #[cfg(test)]
 mod tests {
+    use super::kernels::CHUNK;
     use super::*;
 
     fn frame(rows: usize, cols: usize, f: impl Fn(usize, usize) -> u16) -> Frame {
@@ -501,7 +396,7 @@ mod tests {
     }
 
     #[test]
-    fn the_vector_variant_this_cpu_runs_equals_the_portable_build() {
+    fn every_tier_this_cpu_runs_equals_the_portable_build() {
         let f = frame(61, 333, |r, c| ((r * 7919 + c * 104729) % 65521) as u16);
         let shape = Shape {
             rows: 61,
@@ -510,15 +405,19 @@ mod tests {
         };
         let bytes: Vec<u8> = f.pixels.iter().map(|&p| p as u8).collect();
         let mask: Vec<u8> = (0..f.pixels.len()).map(|i| u8::from(i % 7 != 3)).collect();
-        for inside in [None, Some(&mask[..])] {
-            assert_eq!(
-                block_sums(&f.pixels, inside, shape, 0..61),
-                block_sums_portable(&f.pixels, inside, shape, 0..61)
-            );
-            assert_eq!(
-                block_sums(&bytes, inside, shape, 0..61),
-                block_sums_portable(&bytes, inside, shape, 0..61)
-            );
+        for tier in Tier::available() {
+            for inside in [None, Some(&mask[..])] {
+                assert_eq!(
+                    block_sums(tier, &f.pixels, inside, shape, 0..61),
+                    block_sums_portable(&f.pixels, inside, shape, 0..61),
+                    "{tier}"
+                );
+                assert_eq!(
+                    block_sums(tier, &bytes, inside, shape, 0..61),
+                    block_sums_portable(&bytes, inside, shape, 0..61),
+                    "{tier}"
+                );
+            }
         }
     }
 
