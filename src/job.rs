@@ -247,9 +247,9 @@ impl Outputs {
         let variogram = config.variogram.as_deref().map(lock::writer).transpose()?;
         let (done, variogram_header) = match (&config.output, config.resume) {
             (Some(out), true) => {
-                let done = resume::repair_results(out, RESULT_COLUMNS)?;
+                let done = resume::repair_results(out, &RESULT_COLUMNS)?;
                 let header = match &config.variogram {
-                    Some(v) => resume::repair_variogram(v, VARIOGRAM_COLUMNS, &done)?,
+                    Some(v) => resume::repair_variogram(v, &VARIOGRAM_COLUMNS, &done)?,
                     None => false,
                 };
                 (done, header)

@@ -4,46 +4,83 @@
 //! Numbers are written in Rust's shortest round-trip form, so equal values print identically.
 
 use std::io::Write;
+use std::marker::PhantomData;
 
 use crate::decode::Meta;
 use crate::engine::{Direction, Variogram};
 use crate::error::{Result, RunError};
 use crate::fit::Fit;
 
-/// The results file's columns, in order.
-pub const RESULT_COLUMNS: &[&str] = &[
-    "path",
-    "frame",
-    "roi",
-    "status",
-    "error",
-    "tbs",
-    "intercept",
-    "r2",
-    "fit_lags",
-    "excluded_pixels",
-    "vertebrae",
-    "mean_vertebra_tbs",
-    "engine",
-    "patient_id",
-    "sop_instance_uid",
-    "study_date",
-    "manufacturer",
-    "model",
-    "modality",
-    "transfer_syntax",
-    "rows",
-    "columns",
-    "bits_stored",
-    "signed",
-    "pixel_spacing_row_mm",
-    "pixel_spacing_col_mm",
-    "spacing_source",
-    "sha256",
+/// One column of the results file: its name, and how a row fills it.
+struct Column {
+    name: &'static str,
+    cell: fn(&ResultRow) -> String,
+}
+
+/// The results file's columns, in order: each name beside the cell it heads, so the two cannot
+/// drift apart.
+const COLUMNS: [Column; 28] = [
+    column("path", |r| r.path.clone()),
+    column("frame", |r| optional(r.frame)),
+    column("roi", |r| r.roi.clone()),
+    column("status", |r| if r.is_ok() { "ok" } else { "error" }.into()),
+    column("error", |r| match &r.outcome {
+        Outcome::Ok(_) => String::new(),
+        Outcome::Error(e) => e.clone(),
+    }),
+    column("tbs", |r| fitted(r, |f| f.tbs.to_string())),
+    column("intercept", |r| fitted(r, |f| f.intercept.to_string())),
+    column("r2", |r| fitted(r, |f| f.r2.to_string())),
+    column("fit_lags", |r| {
+        fitted(r, |f| {
+            let lags: Vec<String> = f.lags.iter().map(|k| k.to_string()).collect();
+            lags.join(";")
+        })
+    }),
+    column("excluded_pixels", |r| optional(r.region.excluded)),
+    column("vertebrae", |r| r.region.vertebrae.join(";")),
+    column("mean_vertebra_tbs", |r| {
+        optional(r.region.mean_vertebra_tbs)
+    }),
+    column("engine", |r| r.engine.to_string()),
+    column("patient_id", |r| r.meta.patient_id.clone()),
+    column("sop_instance_uid", |r| r.meta.sop_instance_uid.clone()),
+    column("study_date", |r| r.meta.study_date.clone()),
+    column("manufacturer", |r| r.meta.manufacturer.clone()),
+    column("model", |r| r.meta.model.clone()),
+    column("modality", |r| r.meta.modality.clone()),
+    column("transfer_syntax", |r| r.meta.transfer_syntax.clone()),
+    column("rows", |r| optional(r.meta.rows)),
+    column("columns", |r| optional(r.meta.columns)),
+    column("bits_stored", |r| optional(r.meta.bits_stored)),
+    column("signed", |r| optional(r.meta.signed)),
+    column("pixel_spacing_row_mm", |r| {
+        optional(r.meta.pixel_spacing.map(|s| s.0))
+    }),
+    column("pixel_spacing_col_mm", |r| {
+        optional(r.meta.pixel_spacing.map(|s| s.1))
+    }),
+    column("spacing_source", |r| r.meta.spacing_source.to_string()),
+    column("sha256", |r| r.meta.sha256.clone()),
 ];
 
+const fn column(name: &'static str, cell: fn(&ResultRow) -> String) -> Column {
+    Column { name, cell }
+}
+
+/// The results file's column names, in order.
+pub const RESULT_COLUMNS: [&str; COLUMNS.len()] = {
+    let mut names = [""; COLUMNS.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = COLUMNS[i].name;
+        i += 1;
+    }
+    names
+};
+
 /// The variogram file's columns, in order.
-pub const VARIOGRAM_COLUMNS: &[&str] = &[
+pub const VARIOGRAM_COLUMNS: [&str; 7] = [
     "path",
     "frame",
     "roi",
@@ -52,6 +89,19 @@ pub const VARIOGRAM_COLUMNS: &[&str] = &[
     "pairs",
     "sum_sq",
 ];
+
+/// An optional value's cell: empty when absent.
+fn optional(value: Option<impl ToString>) -> String {
+    value.map_or(String::new(), |v| v.to_string())
+}
+
+/// A cell of the fit: empty for an error row.
+fn fitted(row: &ResultRow, cell: impl Fn(&Fit) -> String) -> String {
+    match &row.outcome {
+        Outcome::Ok(f) => cell(f),
+        Outcome::Error(_) => String::new(),
+    }
+}
 
 /// What one results row reports: a fit, or why there is none.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,101 +142,7 @@ impl ResultRow {
 
     /// The row's cells, in [`RESULT_COLUMNS`] order.
     pub fn fields(&self) -> Vec<String> {
-        let opt = |v: Option<String>| v.unwrap_or_default();
-        let (status, error, tbs, intercept, r2, lags) = match &self.outcome {
-            Outcome::Ok(f) => (
-                "ok",
-                String::new(),
-                f.tbs.to_string(),
-                f.intercept.to_string(),
-                f.r2.to_string(),
-                f.lags
-                    .iter()
-                    .map(|k| k.to_string())
-                    .collect::<Vec<_>>()
-                    .join(";"),
-            ),
-            Outcome::Error(e) => (
-                "error",
-                e.clone(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ),
-        };
-        let m = &self.meta;
-        vec![
-            self.path.clone(),
-            opt(self.frame.map(|f| f.to_string())),
-            self.roi.clone(),
-            status.to_string(),
-            error,
-            tbs,
-            intercept,
-            r2,
-            lags,
-            opt(self.region.excluded.map(|n| n.to_string())),
-            self.region.vertebrae.join(";"),
-            opt(self.region.mean_vertebra_tbs.map(|t| t.to_string())),
-            self.engine.to_string(),
-            m.patient_id.clone(),
-            m.sop_instance_uid.clone(),
-            m.study_date.clone(),
-            m.manufacturer.clone(),
-            m.model.clone(),
-            m.modality.clone(),
-            m.transfer_syntax.clone(),
-            opt(m.rows.map(|v| v.to_string())),
-            opt(m.columns.map(|v| v.to_string())),
-            opt(m.bits_stored.map(|v| v.to_string())),
-            opt(m.signed.map(|v| v.to_string())),
-            opt(m.pixel_spacing.map(|s| s.0.to_string())),
-            opt(m.pixel_spacing.map(|s| s.1.to_string())),
-            m.spacing_source.to_string(),
-            m.sha256.clone(),
-        ]
-    }
-}
-
-/// A CSV stream that starts with its header and flushes after each file's rows.
-struct Table<W: Write> {
-    csv: csv::Writer<W>,
-}
-
-impl<W: Write> Table<W> {
-    /// A table on `out`, starting with the header unless `out` already has one (an appended
-    /// file).
-    fn new(out: W, header: &[&str], write_header: bool) -> Result<Self> {
-        let mut csv = csv::Writer::from_writer(out);
-        if write_header {
-            csv.write_record(header)?;
-        }
-        Ok(Table { csv })
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        self.csv
-            .flush()
-            .map_err(|e| RunError::Output(e.to_string()))
-    }
-}
-
-/// Streams results rows.
-pub struct ResultsWriter<W: Write>(Table<W>);
-
-impl<W: Write> ResultsWriter<W> {
-    /// Starts the file, with its header row unless it already has one.
-    pub fn new(out: W, write_header: bool) -> Result<Self> {
-        Table::new(out, RESULT_COLUMNS, write_header).map(ResultsWriter)
-    }
-
-    /// Writes one file's rows and flushes them.
-    pub fn write_file(&mut self, rows: &[ResultRow]) -> Result<()> {
-        for row in rows {
-            self.0.csv.write_record(row.fields())?;
-        }
-        self.0.flush()
+        COLUMNS.iter().map(|c| (c.cell)(self)).collect()
     }
 }
 
@@ -199,33 +155,76 @@ pub struct VariogramRecord {
     pub variogram: Variogram,
 }
 
-/// Streams the raw variogram in long form.
-pub struct VariogramWriter<W: Write>(Table<W>);
+/// What a file of the run holds: its header, and the records one item becomes.
+pub trait Records {
+    const HEADER: &'static [&'static str];
 
-impl<W: Write> VariogramWriter<W> {
-    /// Starts the file, with its header row unless it already has one.
-    pub fn new(out: W, write_header: bool) -> Result<Self> {
-        Table::new(out, VARIOGRAM_COLUMNS, write_header).map(VariogramWriter)
+    fn write<W: Write>(&self, csv: &mut csv::Writer<W>) -> csv::Result<()>;
+}
+
+impl Records for ResultRow {
+    const HEADER: &'static [&'static str] = &RESULT_COLUMNS;
+
+    fn write<W: Write>(&self, csv: &mut csv::Writer<W>) -> csv::Result<()> {
+        csv.write_record(self.fields())
     }
+}
 
-    /// Writes one file's sums (every frame and region, `h` then `v`, lag ascending) and flushes.
-    pub fn write_file(&mut self, records: &[VariogramRecord]) -> Result<()> {
-        for rec in records {
-            let frame = rec.frame.to_string();
-            for dir in [Direction::Horizontal, Direction::Vertical] {
-                for (i, s) in rec.variogram.direction(dir).iter().enumerate() {
-                    self.0.csv.write_record([
-                        rec.path.as_str(),
-                        frame.as_str(),
-                        rec.roi.as_str(),
-                        dir.label(),
-                        &(i + 1).to_string(),
-                        &s.pairs.to_string(),
-                        &s.sum_sq.to_string(),
-                    ])?;
-                }
+impl Records for VariogramRecord {
+    const HEADER: &'static [&'static str] = &VARIOGRAM_COLUMNS;
+
+    /// Every lag of both directions, `h` then `v`, lag ascending.
+    fn write<W: Write>(&self, csv: &mut csv::Writer<W>) -> csv::Result<()> {
+        let frame = self.frame.to_string();
+        for dir in [Direction::Horizontal, Direction::Vertical] {
+            for (i, s) in self.variogram.direction(dir).iter().enumerate() {
+                csv.write_record([
+                    self.path.as_str(),
+                    frame.as_str(),
+                    self.roi.as_str(),
+                    dir.label(),
+                    &(i + 1).to_string(),
+                    &s.pairs.to_string(),
+                    &s.sum_sq.to_string(),
+                ])?;
             }
         }
-        self.0.flush()
+        Ok(())
+    }
+}
+
+/// A CSV stream of one kind of record that starts with its header and is flushed after each
+/// input's records.
+pub struct CsvWriter<W: Write, R: Records> {
+    csv: csv::Writer<W>,
+    records: PhantomData<R>,
+}
+
+/// The results file.
+pub type ResultsWriter<W> = CsvWriter<W, ResultRow>;
+/// The variogram file.
+pub type VariogramWriter<W> = CsvWriter<W, VariogramRecord>;
+
+impl<W: Write, R: Records> CsvWriter<W, R> {
+    /// Starts the file, with its header row unless it already has one (an appended file).
+    pub fn new(out: W, write_header: bool) -> Result<Self> {
+        let mut csv = csv::Writer::from_writer(out);
+        if write_header {
+            csv.write_record(R::HEADER)?;
+        }
+        Ok(CsvWriter {
+            csv,
+            records: PhantomData,
+        })
+    }
+
+    /// Writes one input's records and flushes them.
+    pub fn write_file(&mut self, items: &[R]) -> Result<()> {
+        for item in items {
+            item.write(&mut self.csv)?;
+        }
+        self.csv
+            .flush()
+            .map_err(|e| RunError::Output(e.to_string()))
     }
 }
