@@ -5,8 +5,12 @@
 //! pixels, never from the engine, so both engines give the same bytes. Pixels are shown as
 //! stored, enlarged or reduced by nearest neighbour, so what is seen is what was summed.
 
+mod chart;
+mod outline;
+mod pixels;
 mod sheets;
 
+pub use pixels::display_levels;
 pub use sheets::Sheets;
 
 use std::path::{Component, Path, PathBuf};
@@ -21,6 +25,9 @@ use crate::engine::Variogram;
 use crate::error::{FileError, FileResult};
 use crate::fit::{self, Fit, FitRange};
 use crate::region::Shape;
+use chart::variogram_chart;
+use outline::draw_outline;
+use pixels::shown_image;
 
 /// The sheet's size in pixels.
 const WIDTH: u32 = 1200;
@@ -179,65 +186,6 @@ fn draw(sheet: &Sheet) -> Drawn<Vec<u8>> {
     png(WIDTH, HEIGHT, &canvas)
 }
 
-/// The frame windowed to 8 bits, extremes tinted, scaled by nearest neighbour to fit its panel.
-fn shown_image(sheet: &Sheet) -> RgbImage {
-    let f = sheet.frame;
-    let levels = display_levels(&f.pixels, sheet.inverted);
-    let tinted = RgbImage::from_fn(f.cols as u32, f.rows as u32, |x, y| {
-        let i = y as usize * f.cols + x as usize;
-        match sheet.excluded {
-            Some((lo, hi)) if f.pixels[i] == lo || f.pixels[i] == hi => EXCLUDED,
-            _ => Rgb([levels[i]; 3]),
-        }
-    });
-    let scale = (f64::from(IMAGE_BOX.0) / f.cols.max(1) as f64)
-        .min(f64::from(IMAGE_BOX.1) / f.rows.max(1) as f64);
-    let size = |n: usize| ((n as f64 * scale).round() as u32).max(1);
-    let (width, height) = (size(f.cols), size(f.rows));
-    // Each shown pixel takes the stored pixel under its centre. (`resize` with its nearest
-    // filter gives the same picture through a general resampler, several times slower.)
-    RgbImage::from_fn(width, height, |x, y| {
-        let u = (x as f32 + 0.5) / width as f32;
-        let v = (y as f32 + 0.5) / height as f32;
-        imageops::sample_nearest(&tinted, u, v).unwrap_or(EXCLUDED)
-    })
-}
-
-/// Maps stored values to gray levels through a window from the 0.5th to the 99.5th percentile
-/// of the frame's values: integer arithmetic, so the same frame always looks the same.
-pub fn display_levels(pixels: &[u16], inverted: bool) -> Vec<u8> {
-    let mut counts = vec![0u64; 1 << 16];
-    for &p in pixels {
-        counts[usize::from(p)] += 1;
-    }
-    let n = pixels.len() as u64;
-    let tail = (n as f64 * WINDOW_TAIL) as u64;
-    let at_rank = |rank: u64| {
-        let mut seen = 0;
-        counts
-            .iter()
-            .position(|&c| {
-                seen += c;
-                seen > rank
-            })
-            .unwrap_or(0) as u64
-    };
-    let lo = at_rank(tail);
-    let hi = at_rank(n.saturating_sub(tail + 1)).max(lo + 1);
-    pixels
-        .iter()
-        .map(|&p| {
-            let level = ((u64::from(p).clamp(lo, hi) - lo) * 255 + (hi - lo) / 2) / (hi - lo);
-            let level = level as u8;
-            if inverted {
-                255 - level
-            } else {
-                level
-            }
-        })
-        .collect()
-}
-
 fn header(root: &DrawingArea<BitMapBackend, Shift>, sheet: &Sheet) -> Drawn<()> {
     let title = (FONT, 20, FontStyle::Bold).into_font().color(&BLACK);
     root.draw(&Text::new(clip(&sheet.title, 100), (16, 12), title))
@@ -254,194 +202,10 @@ struct Placement {
     scale: f64,
 }
 
-/// Outlines a region on the shown image and labels it at its top left corner.
-fn draw_outline(
-    image: &DrawingArea<BitMapBackend, Shift>,
-    outline: &Outline,
-    scale: f64,
-) -> Drawn<()> {
-    let at = |x: f64, y: f64| ((x * scale).round() as i32, (y * scale).round() as i32);
-    let stroke = outline.colour.stroke_width(2);
-    let corner = match &outline.shape {
-        Shape::WholeFrame => return Ok(()),
-        Shape::Rect {
-            x,
-            y,
-            width,
-            height,
-        } => {
-            let (x, y) = (*x as f64, *y as f64);
-            image
-                .draw(&Rectangle::new(
-                    [at(x, y), at(x + *width as f64, y + *height as f64)],
-                    stroke,
-                ))
-                .map_err(drawing)?;
-            (x, y)
-        }
-        Shape::Polygon(vertices) => {
-            let mut path: Vec<_> = vertices.iter().map(|&(x, y)| at(x, y)).collect();
-            path.extend(path.first().copied());
-            image
-                .draw(&PathElement::new(path, stroke))
-                .map_err(drawing)?;
-            vertices
-                .iter()
-                .fold((f64::MAX, f64::MAX), |(a, b), &(x, y)| (a.min(x), b.min(y)))
-        }
-        Shape::Mask { rows, cols, inside } => {
-            // The mask's own size: one of the wrong size is an error row, still drawn (clipped).
-            let edge = mask_edge(inside.as_bytes(), *rows, *cols);
-            for &(x, y) in &edge {
-                let (x, y) = (x as f64, y as f64);
-                image
-                    .draw(&Rectangle::new(
-                        [at(x, y), at(x + 1.0, y + 1.0)],
-                        outline.colour.filled(),
-                    ))
-                    .map_err(drawing)?;
-            }
-            edge.first()
-                .map_or((0.0, 0.0), |&(x, y)| (x as f64, y as f64))
-        }
-    };
-    label(
-        image,
-        &outline.label,
-        at(corner.0, corner.1),
-        outline.colour,
-    )
-}
-
-/// A label in the region's colour on a dark plate, so it reads on any gray level.
-fn label(
-    root: &DrawingArea<BitMapBackend, Shift>,
-    text: &str,
-    (x, y): (i32, i32),
-    colour: RGBColor,
-) -> Drawn<()> {
-    let style = (FONT, 15, FontStyle::Bold).into_font().color(&colour);
-    let (w, h) = root.estimate_text_size(text, &style).map_err(drawing)?;
-    let (x, y) = (x + 3, y + 3);
-    root.draw(&Rectangle::new(
-        [(x - 2, y - 1), (x + w as i32 + 2, y + h as i32 + 1)],
-        BLACK.mix(0.7).filled(),
-    ))
-    .map_err(drawing)?;
-    root.draw(&Text::new(text.to_string(), (x, y), style))
-        .map_err(drawing)
-}
-
-/// The pixels of a mask that are inside with a neighbour (or the image edge) outside, in row
-/// order: the outline a reader expects.
-fn mask_edge(bytes: &[u8], rows: usize, cols: usize) -> Vec<(usize, usize)> {
-    let inside = |x: isize, y: isize| {
-        x >= 0
-            && y >= 0
-            && (x as usize) < cols
-            && (y as usize) < rows
-            && bytes[y as usize * cols + x as usize] != 0
-    };
-    (0..rows)
-        .flat_map(|y| (0..cols).map(move |x| (x, y)))
-        .filter(|&(x, y)| {
-            let (x, y) = (x as isize, y as isize);
-            inside(x, y)
-                && !(inside(x - 1, y) && inside(x + 1, y) && inside(x, y - 1) && inside(x, y + 1))
-        })
-        .collect()
-}
-
-/// ln V against ln k: every lag's point (filled when it entered the fit) and the fitted line.
-fn variogram_chart(area: &DrawingArea<BitMapBackend, Shift>, sheet: &Sheet) -> Drawn<()> {
-    let values = sheet
-        .curves
-        .iter()
-        .flat_map(|c| c.points.iter().map(|p| p.1));
-    let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
-    let (lo, hi) = if lo <= hi { (lo, hi) } else { (1.0, 10.0) };
-    // Head room above the points for the legend: the top third of the plot.
-    let top = hi * (hi / lo).max(2.0).powf(0.5);
-    let lags = 0.8..sheet.max_lag.max(2) as f64 * 1.25;
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            "Variogram (log–log): filled points are the fitted lags",
-            (FONT, 16),
-        )
-        .margin(10)
-        .x_label_area_size(44)
-        .y_label_area_size(70)
-        .build_cartesian_2d(lags.log_scale(), (lo / 1.3..top).log_scale())
-        .map_err(drawing)?;
-    chart
-        .configure_mesh()
-        .x_desc("lag k (pixels)")
-        .y_desc("V(k), mean squared difference")
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 14))
-        .light_line_style(TRANSPARENT)
-        .y_label_formatter(&|v| readable(*v))
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .draw()
-        .map_err(drawing)?;
-    for curve in &sheet.curves {
-        let fitted: &[usize] = curve.fit.as_ref().map_or(&[], |f| &f.lags);
-        let colour = curve.colour;
-        chart
-            .draw_series(curve.points.iter().map(|&(k, v)| {
-                let style = if fitted.contains(&k) {
-                    colour.filled()
-                } else {
-                    colour.stroke_width(1)
-                };
-                Circle::new((k as f64, v), 4, style)
-            }))
-            .map_err(drawing)?;
-        let line = match &curve.fit {
-            Ok(f) => fitted_line(f),
-            Err(_) => Vec::new(),
-        };
-        chart
-            .draw_series(LineSeries::new(line, colour.stroke_width(2)))
-            .map_err(drawing)?
-            .label(curve.legend())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2)));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(drawing)
-}
-
-/// An axis number as a reader writes it: 250, 3.5, 0.042, 1.2e6.
-fn readable(v: f64) -> String {
-    match v.abs() {
-        0.0 => "0".into(),
-        a if !(1e-3..1e5).contains(&a) => format!("{v:.1e}"),
-        a if a >= 10.0 => format!("{v:.0}"),
-        a if a >= 1.0 => format!("{v:.1}"),
-        _ => format!("{v:.3}"),
-    }
-}
-
-/// The fitted line V = e^intercept · k^TBS across the fitted lags (straight on log-log axes).
-fn fitted_line(f: &Fit) -> Vec<(f64, f64)> {
-    let ends = [f.lags.first(), f.lags.last()];
-    ends.iter()
-        .flatten()
-        .map(|&&k| {
-            let k = k as f64;
-            (k, (f.intercept + f.tbs * k.ln()).exp())
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
+    use super::chart::readable;
+    use super::outline::mask_edge;
     use super::*;
 
     #[test]
