@@ -3,11 +3,12 @@
 //! The data's journey, one module per stage: [`walk`] lists the inputs, [`decode`] turns a file
 //! into frames of stored integers, [`region`] says which pixels count, [`engine`] sums the pixel
 //! pairs exactly, [`fit`] turns the sums into a score, and [`write`] streams the CSV files.
-//! [`batch`] is the per-file pipeline through those stages, run over a cohort in parallel and in
-//! order by [`schedule`]; [`job`] owns a run's outputs; [`cli`] turns the command line into a
-//! job; [`cohort`] resumes, shards, locks and merges runs and writes their manifests; [`picture`] draws the
-//! QC sheets and the cohort report; [`phantom`] writes test images of known texture and
-//! [`bench`] times the engines on them.
+//! [`pipeline`] takes one input through those stages; [`schedule`] runs it over a cohort in
+//! parallel and in walk order, knowing nothing of DICOM; [`job`] owns a run's outputs, their
+//! locks, the manifest and the report; [`cli`] turns the command line into a job. [`cohort`]
+//! resumes, shards, locks and merges runs and writes their manifests; [`picture`] draws the QC
+//! sheets and the cohort report; [`phantom`] writes test images of known texture and [`bench`]
+//! times the engines on them. ARCHITECTURE.md is the map.
 
 pub mod bench;
 pub mod cli;

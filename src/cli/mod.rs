@@ -1,4 +1,4 @@
-//! The command line: clap reads the raw flags ([`args`]), then [`configure`] checks every one of
+//! The command line: clap reads the raw flags (`args`), then [`configure`] checks every one of
 //! them once, up front, with a clear message, and turns them into the [`Task`] the library
 //! carries out. Nothing here decides a number or writes a file.
 

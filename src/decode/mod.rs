@@ -2,7 +2,7 @@
 //!
 //! This is the only module that touches the dicom crates on the reading side; everything after it
 //! sees the project's own [`Meta`] and [`Frame`]. The whole file is read into memory first and
-//! its element lengths are checked against the bytes actually present ([`guard`]), so a header
+//! its element lengths are checked against the bytes actually present (`guard`), so a header
 //! that lies about a length becomes an error row instead of a huge allocation.
 
 mod codestream;

@@ -1,7 +1,8 @@
 //! One frame through its steps: decode it, cut its regions, sum them all in one engine call,
 //! fit each, pool the vertebrae, and show the frame to the hook.
 
-use super::{pool, FileReport, FrameView, Scoring};
+use super::pool::{self, Scored};
+use super::{FileReport, FrameView, Scoring};
 use crate::decode::{DicomFile, Frame, Geometry};
 use crate::engine::Variogram;
 use crate::error::{FileError, FileResult};
@@ -24,14 +25,6 @@ pub(super) struct Region<'e> {
     /// The sidecar line, for messages.
     pub place: Option<&'e str>,
     pub shape: FileResult<Shape>,
-}
-
-/// One region's sums and fit, kept for pooling.
-pub(super) struct Scored {
-    pub label: String,
-    pub variogram: Variogram,
-    pub excluded: u64,
-    pub tbs: Option<f64>,
 }
 
 /// Adds the frame's rows — one per region, then the pooled `L1-L4` row when the regions name

@@ -3,9 +3,16 @@
 //! Pairs are counted within each vertebra and the sums added, so no pair crosses from one
 //! vertebra into another; the pooled sums are fitted like any region's.
 
-use super::frame::Scored;
 use crate::engine::Variogram;
 use crate::write::RegionFacts;
+
+/// One region's sums and fit, kept for pooling.
+pub(super) struct Scored {
+    pub label: String,
+    pub variogram: Variogram,
+    pub excluded: u64,
+    pub tbs: Option<f64>,
+}
 
 /// The pooled row's label.
 pub const LABEL: &str = "L1-L4";

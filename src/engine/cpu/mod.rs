@@ -1,7 +1,7 @@
 //! The CPU engine: exact pair sums with rayon and integer loops the compiler vectorises.
 //!
 //! Both directions reduce to one primitive, the sum of squared differences between two equal
-//! slices ([`Pixel::sq_diff_sum`], in [`kernels`]): a row against itself shifted by k
+//! slices ([`Pixel::sq_diff_sum`], in `kernels`): a row against itself shifted by k
 //! (horizontal), or a row against the row k below (vertical). Frames whose values all fit a byte
 //! (8-bit exports) are summed as bytes, twice as many per vector as 16-bit values. The loops are
 //! compiled once per [`Tier`] — AVX-512BW, AVX2, portable — and run on the one the engine was
@@ -57,10 +57,6 @@ impl CpuEngine {
             reason: Some(reason.to_string()),
             ..self
         }
-    }
-
-    pub fn tier(&self) -> Tier {
-        self.tier
     }
 }
 

@@ -1,7 +1,7 @@
 //! The GPU engine: the same exact sums as the CPU engine, from `shaders/variogram.wgsl`.
 //!
 //! The pipeline's worker threads decode files as usual and hand each frame to [`GpuEngine`], which
-//! queues it for the one thread that owns the device ([`server`]). It packs whatever frames are
+//! queues it for the one thread that owns the device (`server`). It packs whatever frames are
 //! waiting into one batch (many images per dispatch), submits it, and packs the next into the
 //! second slot while the first computes; each worker blocks only on its own frame's sums, so
 //! decoding, upload, compute and read-back overlap. The queue is bounded by the number of
