@@ -30,3 +30,8 @@ printf 'scan notes: not a DICOM file\n' > "$out/broken/notes.txt"
 # region sidecar: the README's --roi example.
 rm -rf datasets/spine
 "${bin[@]}" spine datasets/spine --seed 1,2
+
+# A cohort delivery shaped like UK Biobank's DXA field: three visit archives of eight GE iDXA
+# exports each, told apart by Protocol Name, and rois.csv naming the AP spines' archive members.
+rm -rf datasets/delivery
+"${bin[@]}" delivery datasets/delivery --visits 3 --seed 1

@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::scan::Selection;
 use crate::engine::gpu::{GpuEngine, Want};
 use crate::engine::{self, Choice, Engine};
 use crate::error::{one_line, Result, RunError};
@@ -142,6 +143,7 @@ pub fn measure(
         pseudonym: None,
         hook: None,
         file_timeout: None,
+        scans: Selection::all(),
     };
     let inputs = walk::walk(&[dir.to_path_buf()]);
     let mut sink = ResultsWriter::new(std::io::sink(), true)?;

@@ -30,6 +30,8 @@ pub enum FileError {
     Fit(String),
     #[error("input changed during the run: {0}")]
     Changed(String),
+    #[error("archive: {0}")]
+    Archive(String),
     #[error("too large: {0}")]
     TooLarge(String),
     #[error("GPU: {0}")]

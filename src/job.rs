@@ -8,22 +8,23 @@
 //!
 //! [`lock`]: crate::cohort::lock
 
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::bench;
-use crate::cohort::manifest::{FileDigest, Manifest, Parameters, RunFacts};
+use crate::cohort::manifest::{FileDigest, Manifest, Parameters, RunFacts, SkipNote};
 use crate::cohort::resume::{self, Done};
 use crate::cohort::shard::Shard;
 use crate::cohort::{self, lock};
 use crate::engine::{self, Choice, Engine};
 use crate::error::{Result, RunError};
-use crate::phantom::{self, PhantomSet, SpineSet};
+use crate::phantom::{self, DeliverySet, PhantomSet, SpineSet};
 use crate::picture::qc;
 use crate::picture::report::{self, Cohort};
-use crate::pipeline::{self, FileReport, Picture, Settings};
+use crate::pipeline::{self, FileReport, Picture, Settings, Summary};
 use crate::walk::{self, Input};
 use crate::write::{ResultsWriter, VariogramWriter, RESULT_COLUMNS, VARIOGRAM_COLUMNS};
 
@@ -39,6 +40,7 @@ pub enum Task {
     Merge(MergeConfig),
     Phantoms(PhantomSet),
     Spines(SpineSet),
+    Delivery(DeliverySet),
     Bench(bench::Cohort),
 }
 
@@ -57,6 +59,12 @@ pub fn execute(task: Task) -> Result<()> {
             let written = phantom::write_spines(&set)?;
             let folder = set.out.display();
             eprintln!("tbs-batch: wrote {written} spine images and rois.csv to {folder}");
+            Ok(())
+        }
+        Task::Delivery(set) => {
+            let written = phantom::write_delivery(&set)?;
+            let folder = set.out.display();
+            eprintln!("tbs-batch: wrote {written} visit archives and rois.csv to {folder}");
             Ok(())
         }
         Task::Bench(cohort) => {
@@ -144,15 +152,17 @@ pub fn run(mut config: Config) -> Result<()> {
         qc: config.qc.as_deref(),
         cohort: cohort.as_mut(),
         undrawn: 0,
+        skipped: HashMap::new(),
     };
     let settings = Arc::new(config.settings);
     let summary = pipeline::run(pending, Arc::clone(&engine), Arc::clone(&settings), |r| {
         sink.write(r)
     })?;
-    let undrawn = sink.close();
+    let (undrawn, skip_notes) = sink.close();
     for line in settings.sidecar.iter().flat_map(|s| s.unmatched()) {
         eprintln!("tbs-batch: warning: {line}");
     }
+    let skipped = skipped_by_reason(&summary);
     let mut summary = summary.to_string();
     if resumed > 0 {
         summary.push_str(&format!("; {resumed} inputs already done (--resume)"));
@@ -171,15 +181,32 @@ pub fn run(mut config: Config) -> Result<()> {
                 .qc
                 .as_deref()
                 .and_then(|dir| relative_link(page, dir)),
+            skipped,
             ..report::Run::new(Some(&facts.parameters), engine.describe(), summary)
         };
         report::write(page, &c, &run)?;
     }
     if let Some(out) = &config.output {
-        Manifest::build(out, &mine, facts)?.write(out)?;
+        Manifest::build(out, &mine, &skip_notes, facts)?.write(out)?;
     }
     Ok(())
 }
+
+/// The report's count of inputs without rows: by scan type for those `--scans` left out.
+fn skipped_by_reason(summary: &Summary) -> BTreeMap<String, usize> {
+    let mut out: BTreeMap<String, usize> = summary
+        .skipped_scans
+        .iter()
+        .map(|(scan, n)| (scan.to_string(), *n))
+        .collect();
+    if summary.skipped > 0 {
+        out.insert(NOT_AN_IMAGE.into(), summary.skipped);
+    }
+    out
+}
+
+/// How the report names inputs skipped for not being DICOM image files.
+pub const NOT_AN_IMAGE: &str = "not a DICOM image";
 
 /// Refuses to resume a file made with other parameters, another engine or shard, or another
 /// walk, as its manifest records them: its rows and the new ones would not belong in one file.
@@ -222,6 +249,7 @@ fn parameters(config: &Config) -> Result<Parameters> {
         pseudonymized: s.pseudonym.is_some(),
         key_check: s.pseudonym.as_ref().map(|p| p.key_check()),
         max_pixels: s.max_pixels,
+        scans: s.scans.to_string(),
     })
 }
 
@@ -292,6 +320,8 @@ struct Sink<'a> {
     cohort: Option<&'a mut Cohort>,
     /// QC sheets that could not be drawn (each warned about).
     undrawn: usize,
+    /// The inputs skipped, by path, for the manifest.
+    skipped: HashMap<String, SkipNote>,
 }
 
 impl Sink<'_> {
@@ -302,6 +332,9 @@ impl Sink<'_> {
         if let Some(v) = self.variogram.as_mut() {
             v.write_file(&report.variograms)?;
         }
+        if let Some(s) = &report.skipped {
+            self.skipped.insert(s.path.clone(), s.note());
+        }
         self.results.write_file(&report.rows)?;
         if let Some(c) = self.cohort.as_deref_mut() {
             c.add_rows(&report.rows);
@@ -310,10 +343,10 @@ impl Sink<'_> {
     }
 
     /// Lets go of the files (each input's rows are flushed as written), and of their locks;
-    /// returns the count of undrawn sheets.
-    fn close(self) -> usize {
+    /// returns the count of undrawn sheets and the inputs skipped.
+    fn close(self) -> (usize, HashMap<String, SkipNote>) {
         drop((self.results, self.variogram));
-        self.undrawn
+        (self.undrawn, self.skipped)
     }
 }
 

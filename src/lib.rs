@@ -22,6 +22,7 @@ pub mod phantom;
 pub mod picture;
 pub mod pipeline;
 pub mod region;
+pub mod scan;
 pub mod schedule;
 pub mod walk;
 pub mod write;

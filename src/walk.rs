@@ -2,7 +2,10 @@
 //!
 //! The walk's order is the output's order, so it must not depend on the file system's directory
 //! order: every directory is listed and sorted by name before descending. Directories reached
-//! twice (a symlink loop, or the same tree given twice) are walked once.
+//! twice (a symlink loop, or the same tree given twice) are walked once. A zip archive, given or
+//! found, stands for its members, each an input ([`archive`]).
+
+pub mod archive;
 
 use std::collections::HashSet;
 use std::fs;
@@ -12,12 +15,25 @@ use std::time::SystemTime;
 
 use crate::error::{FileError, FileResult};
 
-/// One file to process, named as the walk found it (this string is the results' `path` column).
+/// One file or archive member to process, named as the walk found it (its [`Input::display`] is
+/// the results' `path` column).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Input {
+    /// The file, or for a member the archive holding it.
     pub path: PathBuf,
-    /// Its size and modification time when walked; `None` when it could not be read then.
+    /// The member's name inside the archive at `path`.
+    pub member: Option<String>,
+    /// The file's (or archive's) size and modification time when walked; `None` when it could
+    /// not be read then.
     pub seen: Option<Stamp>,
+}
+
+/// What an input holds, once looked at.
+pub enum Contents {
+    /// A DICOM file's bytes, to parse.
+    Dicom(Vec<u8>),
+    /// Something else, not processed; with its bytes when they were read to tell.
+    Skipped(Skip, Option<Vec<u8>>),
 }
 
 /// What tells a file's contents changed without reading them.
@@ -44,12 +60,55 @@ impl Input {
     /// An input as found now.
     pub fn new(path: PathBuf) -> Input {
         let seen = Stamp::of(&path).ok();
-        Input { path, seen }
+        Input {
+            path,
+            member: None,
+            seen,
+        }
     }
 
-    /// The `path` column: the path as given or walked, lossily converted for non-UTF-8 names.
+    /// A member of the archive at `path`, as the archive is now.
+    pub fn member(path: PathBuf, member: String) -> Input {
+        Input {
+            member: Some(member),
+            ..Input::new(path)
+        }
+    }
+
+    /// The `path` column: the path as given or walked, lossily converted for non-UTF-8 names;
+    /// `ARCHIVE!/MEMBER` for an archive's member.
     pub fn display(&self) -> String {
-        self.path.to_string_lossy().into_owned()
+        let path = self.path.to_string_lossy();
+        match &self.member {
+            Some(m) => format!("{path}{}{m}", archive::SEPARATOR),
+            None => path.into_owned(),
+        }
+    }
+
+    /// Looks at the input and reads it when it is a DICOM file. A FIFO or device is never
+    /// opened; a file's first bytes decide before the rest is read; an archive's member is read
+    /// whole (it cannot be read in part), and an archive that stands for itself, rather than
+    /// its members, is one that cannot be read.
+    pub fn contents(&self, max_bytes: u64) -> FileResult<Contents> {
+        if self.member.is_some() {
+            let bytes = self.read(max_bytes)?;
+            let name = self.member.as_deref().unwrap_or_default();
+            return Ok(match classify_head(Path::new(name), &bytes) {
+                Some(skip) => Contents::Skipped(skip, Some(bytes)),
+                None => Contents::Dicom(bytes),
+            });
+        }
+        let io = |source| FileError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        if archive::is_archive(&self.path) && self.path.is_file() {
+            return Err(archive::unreadable(&self.path));
+        }
+        match classify(&self.path).map_err(io)? {
+            Some(skip) => Ok(Contents::Skipped(skip, None)),
+            None => self.read(max_bytes).map(Contents::Dicom),
+        }
     }
 
     /// The whole file. A file over `max_bytes` is refused before any of it is read, so a huge
@@ -75,6 +134,10 @@ impl Input {
                 before.len
             )));
         }
+        if let Some(member) = &self.member {
+            let bytes = archive::read_member(&self.path, member, max_bytes)?;
+            return self.unchanged_since(before).map(|()| bytes);
+        }
         if before.len > max_bytes {
             return Err(FileError::TooLarge(format!(
                 "{} is {} bytes; the limit (from --max-pixels) is {max_bytes}",
@@ -86,14 +149,25 @@ impl Input {
         fs::File::open(&self.path)
             .and_then(|f| f.take(max_bytes + 1).read_to_end(&mut bytes))
             .map_err(io)?;
-        let after = Stamp::of(&self.path).map_err(io)?;
-        if after != before || bytes.len() as u64 != before.len {
-            return Err(FileError::Changed(format!(
-                "{} changed while it was read",
-                self.display()
-            )));
+        if bytes.len() as u64 != before.len {
+            return Err(self.changed_while_read());
         }
-        Ok(bytes)
+        self.unchanged_since(before).map(|()| bytes)
+    }
+
+    fn unchanged_since(&self, before: Stamp) -> FileResult<()> {
+        match Stamp::of(&self.path) {
+            Ok(after) if after == before => Ok(()),
+            Ok(_) => Err(self.changed_while_read()),
+            Err(source) => Err(FileError::Io {
+                path: self.path.clone(),
+                source,
+            }),
+        }
+    }
+
+    fn changed_while_read(&self) -> FileError {
+        FileError::Changed(format!("{} changed while it was read", self.display()))
     }
 }
 
@@ -107,11 +181,24 @@ pub fn walk(roots: &[PathBuf]) -> Vec<Input> {
     for root in roots {
         if root.is_dir() {
             walk_dir(root, &mut seen_dirs, &mut out);
+        } else if let (false, Some((archive, member))) = (root.exists(), archive::split(root)) {
+            out.push(Input::member(archive, member));
         } else {
-            out.push(Input::new(root.clone()));
+            push_file(root.clone(), &mut out);
         }
     }
     out
+}
+
+/// A file found: itself, or an archive's members in name order.
+fn push_file(path: PathBuf, out: &mut Vec<Input>) {
+    if archive::is_archive(&path) && path.is_file() {
+        if let Ok(members) = archive::members(&path) {
+            out.extend(members.into_iter().map(|m| Input::member(path.clone(), m)));
+            return;
+        }
+    }
+    out.push(Input::new(path));
 }
 
 fn walk_dir(dir: &Path, seen: &mut HashSet<PathBuf>, out: &mut Vec<Input>) {
@@ -133,7 +220,7 @@ fn walk_dir(dir: &Path, seen: &mut HashSet<PathBuf>, out: &mut Vec<Input>) {
         if child.is_dir() {
             walk_dir(&child, seen, out);
         } else {
-            out.push(Input::new(child));
+            push_file(child, out);
         }
     }
 }
@@ -161,25 +248,27 @@ pub fn classify(path: &Path) -> std::io::Result<Option<Skip>> {
     if !fs::metadata(path)?.is_file() {
         return Ok(Some(Skip::NotAFile));
     }
-    if path
+    let mut head = Vec::with_capacity(1024);
+    fs::File::open(path)?.take(1024).read_to_end(&mut head)?;
+    Ok(classify_head(path, &head))
+}
+
+/// Decides from a file's name and first bytes (at least its first kilobyte, when it has one)
+/// whether it is a DICOM image file.
+fn classify_head(name: &Path, head: &[u8]) -> Option<Skip> {
+    if name
         .file_name()
         .is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
     {
-        return Ok(Some(Skip::Dicomdir));
+        return Some(Skip::Dicomdir);
     }
-    let mut head = Vec::with_capacity(1024);
-    fs::File::open(path)?.take(1024).read_to_end(&mut head)?;
     if head.len() < 132 || &head[128..132] != b"DICM" {
-        return Ok(Some(Skip::NoPreamble));
+        return Some(Skip::NoPreamble);
     }
-    let meta = &head[132..];
-    if meta
-        .windows(MEDIA_DIRECTORY_UID.len())
+    let meta = &head[132..head.len().min(1024)];
+    meta.windows(MEDIA_DIRECTORY_UID.len())
         .any(|w| w == MEDIA_DIRECTORY_UID)
-    {
-        return Ok(Some(Skip::Dicomdir));
-    }
-    Ok(None)
+        .then_some(Skip::Dicomdir)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ struct Column {
 
 /// The results file's columns, in order: each name beside the cell it heads, so the two cannot
 /// drift apart.
-const COLUMNS: [Column; 28] = [
+const COLUMNS: [Column; 31] = [
     column("path", |r| r.path.clone()),
     column("frame", |r| optional(r.frame)),
     column("roi", |r| r.roi.clone()),
@@ -49,6 +49,10 @@ const COLUMNS: [Column; 28] = [
     column("manufacturer", |r| r.meta.manufacturer.clone()),
     column("model", |r| r.meta.model.clone()),
     column("modality", |r| r.meta.modality.clone()),
+    column("scan", |r| optional(r.meta.scan.as_ref().map(|s| s.scan))),
+    column("protocol", |r| {
+        r.meta.scan.as_ref().map_or(String::new(), |s| s.protocol.clone())
+    }),
     column("transfer_syntax", |r| r.meta.transfer_syntax.clone()),
     column("rows", |r| optional(r.meta.rows)),
     column("columns", |r| optional(r.meta.columns)),
@@ -61,6 +65,7 @@ const COLUMNS: [Column; 28] = [
         optional(r.meta.pixel_spacing.map(|s| s.1))
     }),
     column("spacing_source", |r| r.meta.spacing_source.to_string()),
+    column("bmi", |r| optional(r.meta.bmi)),
     column("sha256", |r| r.meta.sha256.clone()),
 ];
 

@@ -30,6 +30,9 @@ pub enum Command {
     Phantom(PhantomArgs),
     /// Write synthetic AP-spine images (L1-L4 of known textures) and their region sidecar.
     Spine(SpineArgs),
+    /// Write a generated cohort delivery: one zip per visit of eight GE iDXA-like exports
+    /// (AP spine, femurs, knees, LVA, total body), with the AP spines' regions in rois.csv.
+    Delivery(DeliveryArgs),
     /// Time both engines end to end on a generated cohort and print a table.
     Bench(BenchArgs),
     /// Merge shard results into one file in walk order; report missing and duplicated inputs.
@@ -65,6 +68,18 @@ pub struct SpineArgs {
     /// Random seeds, one file per seed.
     #[arg(long = "seed", value_delimiter = ',', default_values_t = [1])]
     pub seeds: Vec<u64>,
+}
+
+/// Flags of `tbs-batch delivery`.
+#[derive(Debug, Args)]
+pub struct DeliveryArgs {
+    /// Directory to write into (created if missing): one zip per visit, and rois.csv.
+    pub out: PathBuf,
+    /// Participant visits, one archive each.
+    #[arg(long, default_value_t = 3)]
+    pub visits: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// Flags of the main job.
@@ -105,6 +120,10 @@ pub struct RunArgs {
     /// Pixel spacing in mm for every image, supplying or overriding the header's.
     #[arg(long, value_name = "MM")]
     pub spacing: Option<f64>,
+    /// The scan types scored, comma-separated (ap-spine, lateral-spine, hip, forearm, knee,
+    /// total-body, other, unknown), or `all`; images of other types are skipped and counted.
+    #[arg(long, value_name = "LIST", default_value = "ap-spine,unknown")]
+    pub scans: String,
     /// Regions to score (rectangles, polygons, masks), one CSV line each; see the README.
     #[arg(long, value_name = "FILE")]
     pub roi: Option<PathBuf>,

@@ -5,12 +5,13 @@
 mod args;
 
 pub use args::{
-    BenchArgs, Cli, Command, ExtremesArg, MergeArgs, PhantomArgs, RunArgs, SpineArgs, SyntaxArg,
+    BenchArgs, Cli, Command, DeliveryArgs, ExtremesArg, MergeArgs, PhantomArgs, RunArgs, SpineArgs, SyntaxArg,
 };
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::scan::Selection;
 use crate::bench;
 use crate::cohort::pseudonym::Pseudonymizer;
 use crate::cohort::same_file;
@@ -19,7 +20,7 @@ use crate::engine::Choice;
 use crate::error::{Result, RunError};
 use crate::fit::{FitRange, FitSpec};
 use crate::job::{Config, MergeConfig, Task};
-use crate::phantom::{PhantomSet, SpineSet};
+use crate::phantom::{DeliverySet, PhantomSet, SpineSet};
 use crate::pipeline::{Settings, DEFAULT_FILE_TIMEOUT};
 use crate::region::sidecar::Sidecar;
 
@@ -31,6 +32,7 @@ pub fn configure(cli: Cli) -> Result<Task> {
     match cli.command {
         Some(Command::Phantom(args)) => Ok(Task::Phantoms(phantoms(args))),
         Some(Command::Spine(args)) => spines(args).map(Task::Spines),
+        Some(Command::Delivery(args)) => Ok(Task::Delivery(delivery(args))),
         Some(Command::Bench(args)) => bench(&args).map(Task::Bench),
         Some(Command::Merge(args)) => merge(args).map(Task::Merge),
         None => run(&cli.run).map(|c| Task::Run(Box::new(c))),
@@ -65,6 +67,8 @@ fn run(args: &RunArgs) -> Result<Config> {
             .transpose()?,
         hook: None,
         file_timeout: file_timeout(args.file_timeout.as_deref())?,
+        scans: Selection::parse(&args.scans)
+            .map_err(|e| RunError::Config(format!("--scans {}: {e}", args.scans)))?,
     };
     let engine = match (args.cpu, args.gpu) {
         (true, _) => Choice::Cpu,
@@ -176,6 +180,14 @@ fn bench(args: &BenchArgs) -> Result<bench::Cohort> {
         max_lag: args.max_lag,
         jobs: threads(args.jobs)?,
     })
+}
+
+fn delivery(args: DeliveryArgs) -> DeliverySet {
+    DeliverySet {
+        out: args.out,
+        visits: args.visits,
+        seed: args.seed,
+    }
 }
 
 fn spines(args: SpineArgs) -> Result<SpineSet> {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::shard::Shard;
 use super::{sha256_file, ResultsReader};
 use crate::error::{Result, RunError};
-use crate::walk::{self, Input, Skip};
+use crate::walk::Input;
 
 /// The manifest file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,6 +35,9 @@ pub struct Manifest {
     pub run: RunFacts,
     /// The results file's name and SHA-256 when the manifest was written.
     pub results: FileDigest,
+    /// The zip archives this shard's inputs are members of, with their SHA-256 at the end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub archives: Vec<FileDigest>,
     /// This shard's inputs, in walk order.
     pub inputs: Vec<InputEntry>,
 }
@@ -56,6 +59,14 @@ pub struct Parameters {
     #[serde(default)]
     pub key_check: Option<String>,
     pub max_pixels: u64,
+    /// `--scans`: the scan types scored. Files made before scan types were told apart scored
+    /// every image.
+    #[serde(default = "every_scan")]
+    pub scans: String,
+}
+
+fn every_scan() -> String {
+    "all".into()
 }
 
 fn complete() -> String {
@@ -92,6 +103,7 @@ impl Parameters {
             (None, pseudonymized) => pseudonymized.to_string(),
         };
         differ("--pseudonymize", key(self), key(other));
+        differ("--scans", self.scans.clone(), other.scans.clone());
         differ(
             "max_pixels",
             self.max_pixels.to_string(),
@@ -128,8 +140,22 @@ pub struct InputEntry {
     /// is under way, or was killed before it ended).
     pub status: String,
     pub rows: usize,
-    /// Of the bytes analysed (from the rows), or of the file now for a skipped one; empty when
-    /// the file could not be read.
+    /// Of the bytes analysed (from the rows), or looked at for a skipped one; empty when the
+    /// input could not be read.
+    pub sha256: String,
+    /// Why a skipped input was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The scan type of an image skipped by `--scans`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan: Option<String>,
+}
+
+/// What the run saw of an input it skipped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkipNote {
+    pub reason: String,
+    pub scan: Option<String>,
     pub sha256: String,
 }
 
@@ -181,6 +207,8 @@ impl Manifest {
                 status: "pending".into(),
                 rows: 0,
                 sha256: String::new(),
+                reason: None,
+                scan: None,
             })
             .collect();
         Manifest {
@@ -193,6 +221,7 @@ impl Manifest {
                 file: results.to_string_lossy().into_owned(),
                 sha256: String::new(),
             },
+            archives: Vec::new(),
             inputs: entries,
         }
     }
@@ -202,8 +231,14 @@ impl Manifest {
         self.state == COMPLETE
     }
 
-    /// Builds the manifest of `results`, whose shard's inputs are `inputs` (walk position, input).
-    pub fn build(results: &Path, inputs: &[(usize, &Input)], run: RunFacts) -> Result<Manifest> {
+    /// Builds the manifest of `results`, whose shard's inputs are `inputs` (walk position,
+    /// input), of which the run skipped those in `skipped` (by path).
+    pub fn build(
+        results: &Path,
+        inputs: &[(usize, &Input)],
+        skipped: &HashMap<String, SkipNote>,
+        run: RunFacts,
+    ) -> Result<Manifest> {
         // One summary per input, not its rows, so memory grows only with the manifest itself.
         let reader = ResultsReader::open(results)?;
         let column = |name: &str| reader.header.iter().position(|h| h == name);
@@ -232,19 +267,33 @@ impl Manifest {
                     status: status.into(),
                     rows,
                     sha256,
+                    reason: None,
+                    scan: None,
                 };
-                match done.remove(&path) {
-                    Some((status, rows, sha)) => entry(status, rows, sha),
-                    None => match walk::classify(&input.path) {
-                        // Never opened: a FIFO or device could block or never end.
-                        Ok(Some(Skip::NotAFile)) => entry("skipped", 0, String::new()),
-                        Ok(Some(_)) => {
-                            let sha = sha256_file(&input.path).unwrap_or_default();
-                            entry("skipped", 0, sha)
-                        }
-                        _ => entry("missing", 0, String::new()),
+                match (done.remove(&path), skipped.get(&path)) {
+                    (Some((status, rows, sha)), _) => entry(status, rows, sha),
+                    (None, Some(note)) => InputEntry {
+                        reason: Some(note.reason.clone()),
+                        scan: note.scan.clone(),
+                        ..entry("skipped", 0, note.sha256.clone())
                     },
+                    (None, None) => entry("missing", 0, String::new()),
                 }
+            })
+            .collect();
+        let mut archives: Vec<&Path> = inputs
+            .iter()
+            .filter(|(_, i)| i.member.is_some())
+            .map(|(_, i)| i.path.as_path())
+            .collect();
+        archives.dedup();
+        // An archive gone since its members were read is listed without a hash, not an error:
+        // the members' own hashes say what was analysed.
+        let archives = archives
+            .into_iter()
+            .map(|a| FileDigest {
+                file: a.to_string_lossy().into_owned(),
+                sha256: sha256_file(a).unwrap_or_default(),
             })
             .collect();
         Ok(Manifest {
@@ -254,6 +303,7 @@ impl Manifest {
             state: COMPLETE.into(),
             run,
             results: FileDigest::of(results)?,
+            archives,
             inputs: entries,
         })
     }

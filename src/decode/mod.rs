@@ -8,10 +8,14 @@
 mod codestream;
 mod element;
 mod guard;
+mod meta;
 mod rle;
 mod samples;
 mod un_sequence;
 
+pub use meta::{body_mass_index, Meta, SPACING_SOURCES};
+
+use meta::text;
 pub use samples::SampleLayout;
 
 use std::io::Cursor;
@@ -47,33 +51,6 @@ impl Frame {
         }
         Ok(Frame { rows, cols, pixels })
     }
-}
-
-/// The identifying fields copied into every results row of a file. Missing fields are empty.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Meta {
-    pub sop_instance_uid: String,
-    pub study_date: String,
-    pub manufacturer: String,
-    pub model: String,
-    pub modality: String,
-    pub transfer_syntax: String,
-    pub rows: Option<u32>,
-    pub columns: Option<u32>,
-    pub bits_stored: Option<u16>,
-    pub signed: Option<bool>,
-    /// (row spacing, column spacing) in mm, from Pixel Spacing or else Imager Pixel Spacing.
-    pub pixel_spacing: Option<(f64, f64)>,
-    /// Where `pixel_spacing` came from: `PixelSpacing`, `ImagerPixelSpacing`, `flag`
-    /// (`--spacing`), or `none`.
-    pub spacing_source: &'static str,
-    /// Patient ID (0010,0020), or its keyed hash under `--pseudonymize`.
-    pub patient_id: String,
-    /// SHA-256 of the file's bytes as read, in lowercase hex: what exactly was analysed.
-    pub sha256: String,
-    /// Photometric Interpretation MONOCHROME1: low values are displayed bright. Only pictures
-    /// use it; the score is invariant to the gray-level direction.
-    pub monochrome1: bool,
 }
 
 /// The validated shape of a file's image: what every frame must decode to.
@@ -116,7 +93,7 @@ pub fn parse(bytes: &[u8], max_inflated: u64) -> FileResult<DicomFile> {
         .from_reader(Cursor::new(&parsed[..]))
         .map_err(|e| FileError::Malformed(error_chain(&e)))?;
     fill_sample_defaults(&mut obj);
-    let meta = read_meta(&obj);
+    let meta = meta::read(&obj);
     Ok(DicomFile { obj, meta })
 }
 
@@ -305,46 +282,7 @@ fn fill_sample_defaults(obj: &mut DefaultDicomObject) {
     }
 }
 
-fn read_meta(obj: &DefaultDicomObject) -> Meta {
-    let (spacing, spacing_source) = match (
-        spacing(obj, tags::PIXEL_SPACING),
-        spacing(obj, tags::IMAGER_PIXEL_SPACING),
-    ) {
-        (Some(s), _) => (Some(s), "PixelSpacing"),
-        (None, Some(s)) => (Some(s), "ImagerPixelSpacing"),
-        (None, None) => (None, "none"),
-    };
-    Meta {
-        sop_instance_uid: text(obj, tags::SOP_INSTANCE_UID),
-        study_date: text(obj, tags::STUDY_DATE),
-        manufacturer: text(obj, tags::MANUFACTURER),
-        model: text(obj, tags::MANUFACTURER_MODEL_NAME),
-        modality: text(obj, tags::MODALITY),
-        transfer_syntax: obj
-            .meta()
-            .transfer_syntax()
-            .trim_end_matches(['\0', ' '])
-            .to_string(),
-        rows: uint(obj, tags::ROWS),
-        columns: uint(obj, tags::COLUMNS),
-        bits_stored: uint(obj, tags::BITS_STORED).and_then(|b| u16::try_from(b).ok()),
-        signed: uint(obj, tags::PIXEL_REPRESENTATION).map(|r| r == 1),
-        pixel_spacing: spacing,
-        spacing_source,
-        patient_id: text(obj, tags::PATIENT_ID),
-        sha256: String::new(),
-        monochrome1: text(obj, tags::PHOTOMETRIC_INTERPRETATION) == "MONOCHROME1",
-    }
-}
-
-fn text(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> String {
-    obj.get(tag)
-        .and_then(|e| e.to_str().ok())
-        .map(|s| one_line(s.trim_end_matches(['\0', ' '])))
-        .unwrap_or_default()
-}
-
-fn uint(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<u32> {
+pub(crate) fn uint(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<u32> {
     obj.get(tag).and_then(|e| e.to_int::<u32>().ok())
 }
 
@@ -354,14 +292,6 @@ fn required_uint(obj: &DefaultDicomObject, tag: dicom_core::Tag, name: &str) -> 
 
 fn narrow(value: u32, name: &str) -> FileResult<u16> {
     u16::try_from(value).map_err(|_| FileError::Unsupported(format!("{name} is {value}")))
-}
-
-fn spacing(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> Option<(f64, f64)> {
-    let values = obj.get(tag)?.to_multi_float64().ok()?;
-    match values.as_slice() {
-        [row, col, ..] if *row > 0.0 && *col > 0.0 => Some((*row, *col)),
-        _ => None,
-    }
 }
 
 /// Flattens an error and its sources into one line.

@@ -1,9 +1,11 @@
 //! `tbs-batch merge`: shard results into one file in walk order, its report, and what could not
 //! be accounted for. The merging itself is [`cohort::merge`](crate::cohort::merge)'s.
 
+use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
+use super::NOT_AN_IMAGE;
 use crate::cohort::manifest::Manifest;
 use crate::cohort::{lock, merge};
 use crate::error::{Result, RunError};
@@ -49,13 +51,16 @@ pub fn run(config: MergeConfig) -> Result<()> {
             Some(f) => Manifest::read_for(f)?,
             None => None,
         };
-        let facts = report::Run::new(
-            first.as_ref().map(|m| &m.run.parameters),
-            first
-                .as_ref()
-                .map_or("unknown (no manifest)".into(), |m| m.run.adapter.clone()),
-            format!("merged: {summary}"),
-        );
+        let facts = report::Run {
+            skipped: skipped_in(&config.files)?,
+            ..report::Run::new(
+                first.as_ref().map(|m| &m.run.parameters),
+                first
+                    .as_ref()
+                    .map_or("unknown (no manifest)".into(), |m| m.run.adapter.clone()),
+                format!("merged: {summary}"),
+            )
+        };
         report::write(page, &cohort, &facts)?;
     }
     if found.is_clean() {
@@ -65,6 +70,21 @@ pub fn run(config: MergeConfig) -> Result<()> {
             "the merged file is not the whole cohort (see above)".into(),
         ))
     }
+}
+
+/// The shards' skipped inputs by why, as their manifests list them.
+fn skipped_in(files: &[PathBuf]) -> Result<BTreeMap<String, usize>> {
+    let mut out = BTreeMap::new();
+    for file in files {
+        let Some(manifest) = Manifest::read_for(file)? else {
+            continue;
+        };
+        for input in manifest.inputs.iter().filter(|i| i.status == "skipped") {
+            let why = input.scan.clone().unwrap_or_else(|| NOT_AN_IMAGE.into());
+            *out.entry(why).or_default() += 1;
+        }
+    }
+    Ok(out)
 }
 
 /// `merge -o FILE`, locked for this writer and emptied; else standard output.

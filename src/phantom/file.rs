@@ -74,8 +74,31 @@ impl Syntax {
     }
 }
 
+/// A header element a generated file carries besides the image module (a protocol name, an
+/// exposed area), replacing the default one of its tag.
+pub type Extra = DataElement<InMemDicomObject>;
+
 /// Writes `frames` (all of one spec) as one DICOM file.
 pub fn write_dicom(path: &Path, frames: &[Phantom], syntax: Syntax) -> Result<()> {
+    build(frames, syntax, &[])?
+        .write_to_file(path)
+        .map_err(|e| RunError::Output(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The bytes of the DICOM file [`write_dicom`] would write, with `extra` elements in its header.
+pub fn dicom_bytes(frames: &[Phantom], syntax: Syntax, extra: &[Extra]) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    build(frames, syntax, extra)?
+        .write_all(&mut bytes)
+        .map_err(|e| RunError::Output(format!("cannot encode a DICOM file: {e}")))?;
+    Ok(bytes)
+}
+
+fn build(
+    frames: &[Phantom],
+    syntax: Syntax,
+    extra: &[Extra],
+) -> Result<dicom_object::FileDicomObject<InMemDicomObject>> {
     let first = frames
         .first()
         .ok_or_else(|| RunError::Config("a phantom file needs at least one frame".into()))?;
@@ -98,8 +121,11 @@ pub fn write_dicom(path: &Path, frames: &[Phantom], syntax: Syntax) -> Result<()
             "JPEG-LS phantoms need at least 4 bits stored".into(),
         ));
     }
-    let uid = instance_uid(frames, syntax);
+    let uid = instance_uid(frames, syntax, extra);
     let mut obj = header(first, frames.len(), &uid);
+    for element in extra {
+        obj.put(element.clone());
+    }
     let bytes_per_sample = if first.spec.bits_stored > 8 { 2 } else { 1 };
     let samples: Vec<Vec<u8>> = frames
         .iter()
@@ -138,8 +164,7 @@ pub fn write_dicom(path: &Path, frames: &[Phantom], syntax: Syntax) -> Result<()
         file.transcode(ts)
             .map_err(|e| RunError::Output(format!("{} encoding failed: {e}", syntax.slug())))?;
     }
-    file.write_to_file(path)
-        .map_err(|e| RunError::Output(format!("cannot write {}: {e}", path.display())))
+    Ok(file)
 }
 
 fn sop_class(p: &Phantom) -> &'static str {
@@ -219,7 +244,7 @@ fn native_pixel_data(bytes: Vec<u8>, bytes_per_sample: usize) -> DataElement<InM
 }
 
 /// A deterministic UID under the 2.25 (integer) root, from what the file contains.
-fn instance_uid(frames: &[Phantom], syntax: Syntax) -> String {
+fn instance_uid(frames: &[Phantom], syntax: Syntax, extra: &[Extra]) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |bytes: &[u8]| {
         for &b in bytes {
@@ -229,6 +254,9 @@ fn instance_uid(frames: &[Phantom], syntax: Syntax) -> String {
     feed(syntax.slug().as_bytes());
     for f in frames {
         feed(format!("{:?}", f.spec).as_bytes());
+    }
+    for e in extra {
+        feed(format!("{:?}", e).as_bytes());
     }
     format!("2.25.{hash}")
 }

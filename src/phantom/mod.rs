@@ -5,11 +5,13 @@
 //! inverse FFT) on a grid twice the image size, cropped, so the FFT's wrap-around stays outside
 //! the image. Everything is seeded: the same settings always give the same pixels.
 
+mod delivery;
 mod file;
 mod rle;
 mod sets;
 pub mod spine;
 
+pub use delivery::{write_delivery, DeliverySet};
 pub use file::{write_dicom, Syntax};
 pub use sets::{write_phantoms, write_spines, PhantomSet, SpineSet};
 

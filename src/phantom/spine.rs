@@ -31,8 +31,8 @@ pub struct Spine {
 
 /// Display levels: texture maps to 2..=250 in even steps, like the export.
 const LEVELS: f64 = 124.0;
-const BACKGROUND: i32 = 0;
-const FILL: i32 = 252;
+pub(super) const BACKGROUND: i32 = 0;
+pub(super) const FILL: i32 = 252;
 
 impl Spine {
     pub fn generate(spec: SpineSpec) -> Result<Self> {
@@ -113,12 +113,12 @@ impl Spine {
 pub const SIDECAR_HEADER: &str = "path,roi,x,y,width,height\n";
 
 /// A texture value around 0..1 as a display level, 2..=250, even.
-fn level(v: f64) -> i32 {
+pub(super) fn level(v: f64) -> i32 {
     2 * ((v * LEVELS).round() as i32 + 1).clamp(1, 125)
 }
 
 /// Zero mean, unit standard deviation.
-fn normalised(mut s: Vec<f64>) -> Vec<f64> {
+pub(super) fn normalised(mut s: Vec<f64>) -> Vec<f64> {
     let n = s.len() as f64;
     let mean = s.iter().sum::<f64>() / n;
     let sd = (s.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n)

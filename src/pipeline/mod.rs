@@ -20,6 +20,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::cohort::manifest::SkipNote;
 use crate::cohort::{self, pseudonym::Pseudonymizer};
 use crate::decode::{self, DicomFile, Geometry, Meta};
 use crate::engine::Engine;
@@ -27,8 +28,9 @@ use crate::error::{FileError, FileResult, Result, RunError};
 use crate::fit::FitSpec;
 use crate::region::sidecar::{Entry, Sidecar};
 use crate::region::Extremes;
+use crate::scan::{self, Recognised, Selection};
 use crate::schedule::{self, Job, Pool};
-use crate::walk::{self, Input, Skip};
+use crate::walk::{Contents, Input, Skip};
 use crate::write::{Outcome, RegionFacts, ResultRow, VariogramRecord};
 
 /// What the variogram and fit are computed with.
@@ -53,6 +55,8 @@ pub struct Settings {
     pub hook: Option<Arc<dyn FrameHook>>,
     /// `--file-timeout`: an input still being processed after this is an error row.
     pub file_timeout: Option<Duration>,
+    /// `--scans`: the scan types scored; images of other types are skipped.
+    pub scans: Selection,
 }
 
 impl Settings {
@@ -81,8 +85,8 @@ const HEADER_ROOM: u64 = 64 << 20;
 pub struct FileReport {
     pub rows: Vec<ResultRow>,
     pub variograms: Vec<VariogramRecord>,
-    /// Set when the file was not processed at all (not an image file).
-    pub skipped: Option<Skip>,
+    /// Set when the input was not scored at all, and why.
+    pub skipped: Option<Skipped>,
     /// What the frame hook made of each frame that decoded (the QC sheets).
     pub pictures: Vec<Picture>,
     /// Set when the engine can compute nothing more (a lost GPU): the run stops before this
@@ -93,6 +97,56 @@ pub struct FileReport {
 impl FileReport {
     fn failed(&self) -> bool {
         self.rows.iter().any(|r| !r.is_ok())
+    }
+}
+
+/// An input that has no rows, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    /// The input's `path`.
+    pub path: String,
+    pub why: SkipReason,
+    /// SHA-256 of the input's bytes as looked at; empty when they could not be read.
+    pub sha256: String,
+}
+
+/// Why an input has no rows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SkipReason {
+    /// Not a DICOM image file at all.
+    NotImage(Skip),
+    /// An image of a scan type that `--scans` does not score.
+    Scan(Recognised),
+}
+
+impl Skipped {
+    /// What the manifest records of it.
+    pub fn note(&self) -> SkipNote {
+        SkipNote {
+            reason: self.why.describe(),
+            scan: match &self.why {
+                SkipReason::Scan(r) => Some(r.scan.to_string()),
+                SkipReason::NotImage(_) => None,
+            },
+            sha256: self.sha256.clone(),
+        }
+    }
+}
+
+impl SkipReason {
+    /// The reason as the manifest gives it.
+    pub fn describe(&self) -> String {
+        match self {
+            SkipReason::NotImage(Skip::NoPreamble) => "not a DICOM file (no DICM preamble)".into(),
+            SkipReason::NotImage(Skip::Dicomdir) => "a DICOMDIR (an index, no image)".into(),
+            SkipReason::NotImage(Skip::NotAFile) => {
+                "not a regular file (a FIFO, socket or device)".into()
+            }
+            SkipReason::Scan(r) => format!(
+                "scan type {} ({:?}) is not in --scans",
+                r.scan, r.protocol
+            ),
+        }
     }
 }
 
@@ -123,13 +177,8 @@ pub fn process(input: &Input, engine: &dyn Engine, settings: &Settings) -> FileR
 impl<'a> Scoring<'a> {
     /// The stages, in order.
     fn file(&self) -> FileReport {
-        let file = match self.open() {
-            Ok(Opened::Skipped(skip)) => {
-                return FileReport {
-                    skipped: Some(skip),
-                    ..FileReport::default()
-                }
-            }
+        let mut file = match self.open() {
+            Ok(Opened::Skipped(skipped)) => return skipped.into(),
             Ok(Opened::File(file)) => file,
             Err((sha256, e)) => {
                 let digest = Meta {
@@ -139,6 +188,16 @@ impl<'a> Scoring<'a> {
                 return self.failed(&digest, e);
             }
         };
+        let recognised = scan::recognise(&file.meta.texts);
+        file.meta.scan = Some(recognised.clone());
+        if !self.settings.scans.scores(recognised.scan) {
+            return Skipped {
+                path: self.input.display(),
+                why: SkipReason::Scan(recognised),
+                sha256: file.meta.sha256.clone(),
+            }
+            .into();
+        }
         let geometry = match file
             .geometry()
             .and_then(|g| within_cap(g, self.settings.max_pixels))
@@ -164,18 +223,22 @@ impl<'a> Scoring<'a> {
     /// reports them. A failure says the SHA-256 of the bytes read, when they were.
     fn open(&self) -> std::result::Result<Opened, (String, FileError)> {
         let (input, settings) = (self.input, self.settings);
-        let io = |source| FileError::Io {
-            path: input.path.clone(),
-            source,
-        };
-        match walk::classify(&input.path) {
-            Ok(Some(skip)) => return Ok(Opened::Skipped(skip)),
-            Ok(None) => {}
-            Err(source) => return Err((String::new(), io(source))),
-        }
-        let bytes = input
-            .read(settings.max_file_bytes())
+        let contents = input
+            .contents(settings.max_file_bytes())
             .map_err(|e| (String::new(), e))?;
+        let bytes = match contents {
+            Contents::Dicom(bytes) => bytes,
+            Contents::Skipped(skip, bytes) => {
+                let sha256 = match (bytes, skip) {
+                    (Some(b), _) => cohort::sha256(&b),
+                    (None, Skip::NotAFile) => String::new(),
+                    (None, _) => cohort::sha256_file(&input.path).unwrap_or_default(),
+                };
+                let why = SkipReason::NotImage(skip);
+                let path = input.display();
+                return Ok(Opened::Skipped(Skipped { path, why, sha256 }));
+            }
+        };
         let sha256 = cohort::sha256(&bytes);
         let mut file =
             decode::parse(&bytes, settings.max_file_bytes()).map_err(|e| (sha256.clone(), e))?;
@@ -244,7 +307,16 @@ impl<'a> Scoring<'a> {
 /// What reading an input gave.
 enum Opened {
     File(Box<DicomFile>),
-    Skipped(Skip),
+    Skipped(Skipped),
+}
+
+impl From<Skipped> for FileReport {
+    fn from(skipped: Skipped) -> FileReport {
+        FileReport {
+            skipped: Some(skipped),
+            ..FileReport::default()
+        }
+    }
 }
 
 /// An input's SOP Instance UID, read as the pipeline reads the file; `None` when it cannot be.

@@ -1,15 +1,20 @@
 //! The run's closing summary line: inputs and rows by outcome, time, rate and peak memory.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::FileReport;
+use super::{FileReport, SkipReason};
+use crate::scan::ScanType;
 
 /// Counts for the closing summary line.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
     pub files_ok: usize,
     pub files_failed: usize,
+    /// Inputs that are not DICOM image files.
     pub skipped: usize,
+    /// Images left out by `--scans`, by scan type.
+    pub skipped_scans: BTreeMap<ScanType, usize>,
     pub rows_ok: usize,
     pub rows_failed: usize,
     pub elapsed: Duration,
@@ -19,8 +24,11 @@ pub struct Summary {
 
 impl Summary {
     pub(super) fn add(&mut self, report: &FileReport) {
-        if report.skipped.is_some() {
-            self.skipped += 1;
+        if let Some(skipped) = &report.skipped {
+            match &skipped.why {
+                SkipReason::NotImage(_) => self.skipped += 1,
+                SkipReason::Scan(r) => *self.skipped_scans.entry(r.scan).or_default() += 1,
+            }
         } else if report.failed() {
             self.files_failed += 1;
         } else {
@@ -41,10 +49,21 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} files ok, {} failed, {} skipped (not DICOM images); {} rows ok, {} error rows; {:.2} s, {:.1} images/s",
-            self.files_ok,
-            self.files_failed,
-            self.skipped,
+            "{} files ok, {} failed, {} skipped (not DICOM images)",
+            self.files_ok, self.files_failed, self.skipped,
+        )?;
+        if !self.skipped_scans.is_empty() {
+            let total: usize = self.skipped_scans.values().sum();
+            let each: Vec<String> = self
+                .skipped_scans
+                .iter()
+                .map(|(scan, n)| format!("{n} {scan}"))
+                .collect();
+            write!(f, ", {total} skipped by --scans ({})", each.join(", "))?;
+        }
+        write!(
+            f,
+            "; {} rows ok, {} error rows; {:.2} s, {:.1} images/s",
             self.rows_ok,
             self.rows_failed,
             self.elapsed.as_secs_f64(),

@@ -49,6 +49,7 @@ fn settings() -> Settings {
         pseudonym: None,
         hook: None,
         file_timeout: None,
+        scans: crate::scan::Selection::default_types(),
     }
 }
 

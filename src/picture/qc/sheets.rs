@@ -45,10 +45,15 @@ fn facts(view: &FrameView) -> String {
     let spacing = m
         .pixel_spacing
         .map_or("no pixel spacing".to_string(), |(r, c)| {
-            format!("{r} × {c} mm per pixel ({})", m.spacing_source)
+            format!("{r:.3} × {c:.3} mm/px ({})", m.spacing_source)
         });
+    let scan = match &m.scan {
+        Some(s) if s.protocol.is_empty() => s.scan.to_string(),
+        Some(s) => format!("{} ({})", s.scan, s.protocol),
+        None => "scan not read".into(),
+    };
     format!(
-        "{} · {} × {} pixels · {spacing} · {} bits stored · fit {} · max lag {}",
+        "{scan} · {} · {} × {} px · {spacing} · {} bits · fit {} · max lag {}",
         if scanner.trim().is_empty() {
             "unknown scanner"
         } else {

@@ -12,13 +12,14 @@ mod stats;
 
 pub use stats::{Cohort, Reported};
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::fonts;
 use crate::cohort::manifest::Parameters;
 use crate::error::{Result, RunError};
-use sections::{distributions, failures, regions_table, run_section, to_check};
+use sections::{distributions, failures, regions_table, run_section, scans_table, to_check};
 
 /// How the run was made, for the page's last section.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +35,8 @@ pub struct Run {
     /// The `--qc` folder as seen from the report's folder, when the run drew sheets: rows to
     /// check link to theirs.
     pub qc: Option<PathBuf>,
+    /// Inputs that have no rows, by why: a scan type `--scans` left out, or `not an image`.
+    pub skipped: BTreeMap<String, usize>,
 }
 
 impl Run {
@@ -61,6 +64,7 @@ impl Run {
             summary,
             written: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
             qc: None,
+            skipped: BTreeMap::new(),
         }
     }
 }
@@ -95,6 +99,7 @@ pub fn render(cohort: &Cohort, run: &Run) -> Result<String> {
         }
         None => page.push_str("<h2>TBS distribution</h2>\n<p>No row has a score.</p>\n"),
     }
+    scans_table(&mut page, cohort, &run.skipped);
     regions_table(&mut page, cohort);
     failures(&mut page, cohort);
     run_section(&mut page, run);

@@ -1,6 +1,7 @@
-//! The page's sections: the distributions, the rows to check, scores by region, the failures,
-//! and how the run was made.
+//! The page's sections: the distributions, the rows to check, inputs by scan type, scores by
+//! region, the failures, and how the run was made.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -8,6 +9,7 @@ use super::charts::{boxes, histogram};
 use super::stats::{Cohort, Sample, Scores, MARKED};
 use super::{escape, Run};
 use crate::picture::{qc, Drawn, PALETTE};
+use crate::scan::ScanType;
 
 /// The TBS histogram, TBS by scanner, and the R² histogram, of the headline label's rows.
 pub(super) fn distributions(page: &mut String, cohort: &Cohort, label: &str) -> Drawn<()> {
@@ -131,6 +133,37 @@ pub(super) fn url_path(path: &Path) -> String {
 }
 
 /// Every region label with its counts and summary statistics.
+/// Inputs by scan type: those scored and those `--scans` left out, and the other skipped.
+pub(super) fn scans_table(page: &mut String, cohort: &Cohort, skipped: &BTreeMap<String, usize>) {
+    let mut types: Vec<&str> = ScanType::ALL.iter().map(|t| t.name()).collect();
+    let extra = cohort.scans.keys().chain(skipped.keys()).map(String::as_str);
+    for name in extra {
+        if !types.contains(&name) {
+            types.push(name);
+        }
+    }
+    page.push_str(
+        "<h2>Scan types</h2>\n<p>Inputs by the scan type read from their headers: scored (with \
+         rows in the results) and skipped (no rows; the manifest lists each with its reason).\
+         </p>\n<table>\n<tr><th>scan</th><th>scored</th><th>skipped</th></tr>\n",
+    );
+    for name in types {
+        let (scored, left) = (cohort.scans.get(name), skipped.get(name));
+        if scored.is_none() && left.is_none() {
+            continue;
+        }
+        let shown = if name.is_empty() { "(file not read)" } else { name };
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            escape(shown),
+            scored.unwrap_or(&0),
+            left.unwrap_or(&0)
+        );
+    }
+    page.push_str("</table>\n");
+}
+
 pub(super) fn regions_table(page: &mut String, cohort: &Cohort) {
     page.push_str("<h2>Scores by region</h2>\n<table>\n<tr><th>Region</th><th>errors</th><th>n</th><th>mean</th><th>SD</th><th>median</th><th>Q1</th><th>Q3</th><th>min</th><th>max</th></tr>\n");
     for (label, s) in &cohort.labels {

@@ -27,6 +27,8 @@ pub struct Reported<'a> {
     pub outcome: std::result::Result<(f64, Option<f64>), &'a str>,
     pub manufacturer: &'a str,
     pub model: &'a str,
+    /// The scan type (`ap-spine`, `unknown`…); empty when the input was never read that far.
+    pub scan: &'a str,
 }
 
 impl<'a> From<&'a ResultRow> for Reported<'a> {
@@ -45,6 +47,7 @@ impl<'a> From<&'a ResultRow> for Reported<'a> {
             outcome,
             manufacturer: &row.meta.manufacturer,
             model: &row.meta.model,
+            scan: row.meta.scan.as_ref().map_or("", |s| s.scan.name()),
         }
     }
 }
@@ -61,6 +64,8 @@ pub struct Cohort {
     /// Inputs seen, and those with an error row.
     pub(super) inputs: usize,
     pub(super) inputs_failed: usize,
+    /// Inputs with rows, by scan type.
+    pub(super) scans: BTreeMap<String, usize>,
     last_path: Option<String>,
     last_failed: bool,
 }
@@ -117,6 +122,7 @@ impl Cohort {
     pub fn add(&mut self, row: &Reported) {
         if self.last_path.as_deref() != Some(row.path) {
             self.inputs += 1;
+            *self.scans.entry(row.scan.to_string()).or_default() += 1;
             self.last_path = Some(row.path.to_string());
             self.last_failed = false;
         }
@@ -203,6 +209,8 @@ pub(super) struct Columns {
     r2: usize,
     manufacturer: usize,
     model: usize,
+    /// Absent from files made before scan types were told apart.
+    scan: Option<usize>,
 }
 
 impl Columns {
@@ -224,6 +232,7 @@ impl Columns {
             r2: at("r2")?,
             manufacturer: at("manufacturer")?,
             model: at("model")?,
+            scan: at("scan").ok(),
         })
     }
 
@@ -242,6 +251,7 @@ impl Columns {
             outcome,
             manufacturer: cell(self.manufacturer),
             model: cell(self.model),
+            scan: self.scan.map_or("", cell),
         }
     }
 }
