@@ -67,6 +67,7 @@ fn cohort_report(c: &mut Criterion) {
             },
             manufacturer: ["GE", "Hologic"][i as usize % 2],
             model: &model,
+            scan: "ap-spine",
         });
     }
     let facts = Run::default();

@@ -8,7 +8,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::scan::Selection;
 use crate::engine::gpu::{GpuEngine, Want};
 use crate::engine::{self, Choice, Engine};
 use crate::error::{one_line, Result, RunError};
@@ -17,6 +16,7 @@ use crate::phantom::{self, Phantom, Spec, Style, Syntax};
 use crate::pipeline::DEFAULT_MAX_PIXELS;
 use crate::pipeline::{self, peak_resident_bytes, reset_peak_resident, Settings};
 use crate::region::Extremes;
+use crate::scan::Selection;
 use crate::walk;
 use crate::write::ResultsWriter;
 use std::sync::Arc;

@@ -81,11 +81,16 @@ pub struct HeaderTexts {
     pub view_position: String,
 }
 
+/// A header field: its name, and where [`HeaderTexts`] holds it.
+pub type Field = (&'static str, fn(&HeaderTexts) -> &str);
+
 /// The fields read, in the order they are trusted: the scanner's protocol first.
-pub const FIELDS: [(&str, fn(&HeaderTexts) -> &str); 4] = [
+pub const FIELDS: [Field; 4] = [
     ("Protocol Name", |t| &t.protocol_name),
     ("Series Description", |t| &t.series_description),
-    ("Performed Procedure Step Description", |t| &t.procedure_step),
+    ("Performed Procedure Step Description", |t| {
+        &t.procedure_step
+    }),
     ("Body Part Examined", |t| &t.body_part),
 ];
 
@@ -214,7 +219,10 @@ impl Selection {
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             let scan = ScanType::parse(name).ok_or_else(|| {
                 let names: Vec<&str> = ScanType::ALL.iter().map(|t| t.name()).collect();
-                format!("unknown scan type {name:?}; use `all` or some of {}", names.join(", "))
+                format!(
+                    "unknown scan type {name:?}; use `all` or some of {}",
+                    names.join(", ")
+                )
             })?;
             if !types.contains(&scan) {
                 types.push(scan);

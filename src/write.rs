@@ -51,7 +51,10 @@ const COLUMNS: [Column; 31] = [
     column("modality", |r| r.meta.modality.clone()),
     column("scan", |r| optional(r.meta.scan.as_ref().map(|s| s.scan))),
     column("protocol", |r| {
-        r.meta.scan.as_ref().map_or(String::new(), |s| s.protocol.clone())
+        r.meta
+            .scan
+            .as_ref()
+            .map_or(String::new(), |s| s.protocol.clone())
     }),
     column("transfer_syntax", |r| r.meta.transfer_syntax.clone()),
     column("rows", |r| optional(r.meta.rows)),

@@ -3,6 +3,7 @@
 mod bad_files;
 mod cli;
 mod cohort;
+mod deliveries;
 mod gpu;
 mod independent;
 mod kernel;

@@ -5,13 +5,13 @@
 mod args;
 
 pub use args::{
-    BenchArgs, Cli, Command, DeliveryArgs, ExtremesArg, MergeArgs, PhantomArgs, RunArgs, SpineArgs, SyntaxArg,
+    BenchArgs, Cli, Command, DeliveryArgs, ExtremesArg, MergeArgs, PhantomArgs, RunArgs, SpineArgs,
+    SyntaxArg,
 };
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::scan::Selection;
 use crate::bench;
 use crate::cohort::pseudonym::Pseudonymizer;
 use crate::cohort::same_file;
@@ -23,6 +23,7 @@ use crate::job::{Config, MergeConfig, Task};
 use crate::phantom::{DeliverySet, PhantomSet, SpineSet};
 use crate::pipeline::{Settings, DEFAULT_FILE_TIMEOUT};
 use crate::region::sidecar::Sidecar;
+use crate::scan::Selection;
 
 /// The largest lag accepted: far beyond the fit range of any published TBS definition.
 pub const MAX_LAG_LIMIT: usize = 256;

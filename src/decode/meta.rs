@@ -152,7 +152,11 @@ mod tests {
     #[test]
     fn bmi_is_weight_over_height_squared_or_blank_when_implausible() {
         assert_eq!(body_mass_index(Some(1.75), Some(70.0)), Some(22.86));
-        assert_eq!(body_mass_index(Some(175.0), Some(70.0)), None, "height in cm");
+        assert_eq!(
+            body_mass_index(Some(175.0), Some(70.0)),
+            None,
+            "height in cm"
+        );
         assert_eq!(body_mass_index(Some(1.75), Some(0.0)), None);
         assert_eq!(body_mass_index(None, Some(70.0)), None);
         assert_eq!(body_mass_index(Some(1.75), None), None);

@@ -242,7 +242,10 @@ fn shaped(rows: usize, cols: usize, seed: u64, shape: Shape) -> Result<Phantom> 
             if r < band || r >= rows - band {
                 return spine::FILL;
             }
-            let (x, y) = ((c as f64 + 0.5) / cols as f64, (r as f64 + 0.5) / rows as f64);
+            let (x, y) = (
+                (c as f64 + 0.5) / cols as f64,
+                (r as f64 + 0.5) / rows as f64,
+            );
             match shape(x, y) {
                 Tissue::Air => spine::BACKGROUND,
                 Tissue::Soft => spine::level(0.25 + 0.03 * soft[i]),

@@ -142,10 +142,9 @@ impl SkipReason {
             SkipReason::NotImage(Skip::NotAFile) => {
                 "not a regular file (a FIFO, socket or device)".into()
             }
-            SkipReason::Scan(r) => format!(
-                "scan type {} ({:?}) is not in --scans",
-                r.scan, r.protocol
-            ),
+            SkipReason::Scan(r) => {
+                format!("scan type {} ({:?}) is not in --scans", r.scan, r.protocol)
+            }
         }
     }
 }

@@ -53,7 +53,10 @@ fn hologic_descriptions_and_body_parts_map_too() {
         ..HeaderTexts::default()
     };
     assert_eq!(recognise(&part("LSPINE", "AP")).scan, ScanType::ApSpine);
-    assert_eq!(recognise(&part("LSPINE", "LL")).scan, ScanType::LateralSpine);
+    assert_eq!(
+        recognise(&part("LSPINE", "LL")).scan,
+        ScanType::LateralSpine
+    );
     assert_eq!(recognise(&part("WHOLEBODY", "")).scan, ScanType::TotalBody);
     assert_eq!(recognise(&part("TSPINE", "")).scan, ScanType::Other);
 }
@@ -82,9 +85,15 @@ fn a_header_naming_no_scan_is_unknown_and_says_what_it_had() {
     let r = recognise(&HeaderTexts::default());
     assert_eq!((r.scan, r.protocol.as_str()), (ScanType::Unknown, ""));
     let r = recognise(&protocol("Research 7"));
-    assert_eq!((r.scan, r.protocol.as_str()), (ScanType::Unknown, "Research 7"));
+    assert_eq!(
+        (r.scan, r.protocol.as_str()),
+        (ScanType::Unknown, "Research 7")
+    );
     // Words, not substrings: "Bilateral" is not "lateral", "Shipment" not "hip".
-    assert_eq!(recognise(&protocol("Bilateral Shipment")).scan, ScanType::Unknown);
+    assert_eq!(
+        recognise(&protocol("Bilateral Shipment")).scan,
+        ScanType::Unknown
+    );
 }
 
 #[test]

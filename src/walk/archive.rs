@@ -75,10 +75,9 @@ pub fn read_member(path: &Path, member: &str, max_bytes: u64) -> FileResult<Vec<
     if is_archive(Path::new(member)) {
         return Err(nested());
     }
-    let mut archive = open(path).map_err(|why| FileError::Archive(format!("{}: {why}", path.display())))?;
-    let mut file = archive
-        .by_name(member)
-        .map_err(|e| named(e.to_string()))?;
+    let mut archive =
+        open(path).map_err(|why| FileError::Archive(format!("{}: {why}", path.display())))?;
+    let mut file = archive.by_name(member).map_err(|e| named(e.to_string()))?;
     let (size, packed) = (file.size(), file.compressed_size());
     if size > max_bytes {
         return Err(FileError::TooLarge(format!(

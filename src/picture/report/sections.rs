@@ -136,7 +136,11 @@ pub(super) fn url_path(path: &Path) -> String {
 /// Inputs by scan type: those scored and those `--scans` left out, and the other skipped.
 pub(super) fn scans_table(page: &mut String, cohort: &Cohort, skipped: &BTreeMap<String, usize>) {
     let mut types: Vec<&str> = ScanType::ALL.iter().map(|t| t.name()).collect();
-    let extra = cohort.scans.keys().chain(skipped.keys()).map(String::as_str);
+    let extra = cohort
+        .scans
+        .keys()
+        .chain(skipped.keys())
+        .map(String::as_str);
     for name in extra {
         if !types.contains(&name) {
             types.push(name);
@@ -152,7 +156,11 @@ pub(super) fn scans_table(page: &mut String, cohort: &Cohort, skipped: &BTreeMap
         if scored.is_none() && left.is_none() {
             continue;
         }
-        let shown = if name.is_empty() { "(file not read)" } else { name };
+        let shown = if name.is_empty() {
+            "(file not read)"
+        } else {
+            name
+        };
         let _ = writeln!(
             page,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",

@@ -23,6 +23,7 @@ fn row<'a>(
             .ok_or("pixel data: <truncated> & gone"),
         manufacturer: scanner.0,
         model: scanner.1,
+        scan: "ap-spine",
     }
 }
 

@@ -20,7 +20,10 @@ fn archive(path: &Path, members: &[(&str, &[u8])]) {
 fn members_are_listed_sorted_without_directories_and_read_whole() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("visit.zip");
-    archive(&path, &[("b/two.dcm", b"second"), ("a.dcm", b"first"), ("b/", b"")]);
+    archive(
+        &path,
+        &[("b/two.dcm", b"second"), ("a.dcm", b"first"), ("b/", b"")],
+    );
     assert_eq!(members(&path).unwrap(), ["a.dcm", "b/two.dcm"]);
     assert_eq!(read_member(&path, "b/two.dcm", 100).unwrap(), b"second");
     let e = read_member(&path, "c.dcm", 100).unwrap_err().to_string();
@@ -45,12 +48,22 @@ fn members_over_the_cap_or_of_a_bomb_ratio_are_refused_unread() {
     let path = dir.path().join("bomb.zip");
     let zeros = vec![0u8; 8 << 20];
     archive(&path, &[("zeros.dcm", &zeros), ("small.dcm", &[7u8; 1000])]);
-    let e = read_member(&path, "zeros.dcm", 64 << 20).unwrap_err().to_string();
+    let e = read_member(&path, "zeros.dcm", 64 << 20)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("a ratio only a zip bomb has"), "{e}");
-    let e = read_member(&path, "zeros.dcm", 1 << 20).unwrap_err().to_string();
-    assert!(e.starts_with("too large: zeros.dcm inflates to 8388608 bytes"), "{e}");
+    let e = read_member(&path, "zeros.dcm", 1 << 20)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("too large: zeros.dcm inflates to 8388608 bytes"),
+        "{e}"
+    );
     // Small members compress as they like: inflating them costs nothing.
-    assert_eq!(read_member(&path, "small.dcm", 1 << 20).unwrap().len(), 1000);
+    assert_eq!(
+        read_member(&path, "small.dcm", 1 << 20).unwrap().len(),
+        1000
+    );
 }
 
 #[test]
@@ -60,10 +73,18 @@ fn an_archive_inside_an_archive_is_not_opened() {
     archive(&inner, &[("a.dcm", b"x")]);
     let inner_bytes = std::fs::read(&inner).unwrap();
     let outer = dir.path().join("outer.zip");
-    archive(&outer, &[("inner.zip", &inner_bytes), ("disguised.dcm", &inner_bytes)]);
+    archive(
+        &outer,
+        &[("inner.zip", &inner_bytes), ("disguised.dcm", &inner_bytes)],
+    );
     for member in ["inner.zip", "disguised.dcm"] {
-        let e = read_member(&outer, member, 1 << 20).unwrap_err().to_string();
-        assert!(e.contains("an archive inside an archive is not opened"), "{e}");
+        let e = read_member(&outer, member, 1 << 20)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("an archive inside an archive is not opened"),
+            "{e}"
+        );
     }
 }
 
