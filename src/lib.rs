@@ -1,7 +1,8 @@
 //! tbs-batch: the Trabecular Bone Score (variogram slope) of DXA images, in batch.
 //!
-//! The data's journey, one module per stage: [`walk`] lists the inputs, [`decode`] turns a file
-//! into frames of stored integers, [`region`] says which pixels count, [`engine`] sums the pixel
+//! The data's journey, one module per stage: [`walk`] lists the inputs (files, and zip archives'
+//! members), [`decode`] turns a file into frames of stored integers, [`scan`] tells which kind of
+//! scan an image is, [`region`] says which pixels count, [`engine`] sums the pixel
 //! pairs exactly, [`fit`] turns the sums into a score, and [`write`] streams the CSV files.
 //! [`pipeline`] takes one input through those stages; [`schedule`] runs it over a cohort in
 //! parallel and in walk order, knowing nothing of DICOM; [`job`] owns a run's outputs, their
