@@ -11,16 +11,17 @@
 mod frame;
 mod hook;
 mod pool;
+mod skipped;
 mod summary;
 
 pub use hook::{FrameHook, FrameView, Picture};
+pub use skipped::{SkipReason, Skipped};
 pub use summary::{peak_resident_bytes, reset_peak_resident, Summary};
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::cohort::manifest::SkipNote;
 use crate::cohort::{self, pseudonym::Pseudonymizer};
 use crate::decode::{self, DicomFile, Geometry, Meta};
 use crate::engine::Engine;
@@ -28,7 +29,7 @@ use crate::error::{FileError, FileResult, Result, RunError};
 use crate::fit::FitSpec;
 use crate::region::sidecar::{Entry, Sidecar};
 use crate::region::Extremes;
-use crate::scan::{self, Recognised, Selection};
+use crate::scan::{self, Selection};
 use crate::schedule::{self, Job, Pool};
 use crate::walk::{Contents, Input, Skip};
 use crate::write::{Outcome, RegionFacts, ResultRow, VariogramRecord};
@@ -100,55 +101,6 @@ impl FileReport {
     }
 }
 
-/// An input that has no rows, and why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Skipped {
-    /// The input's `path`.
-    pub path: String,
-    pub why: SkipReason,
-    /// SHA-256 of the input's bytes as looked at; empty when they could not be read.
-    pub sha256: String,
-}
-
-/// Why an input has no rows.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SkipReason {
-    /// Not a DICOM image file at all.
-    NotImage(Skip),
-    /// An image of a scan type that `--scans` does not score.
-    Scan(Recognised),
-}
-
-impl Skipped {
-    /// What the manifest records of it.
-    pub fn note(&self) -> SkipNote {
-        SkipNote {
-            reason: self.why.describe(),
-            scan: match &self.why {
-                SkipReason::Scan(r) => Some(r.scan.to_string()),
-                SkipReason::NotImage(_) => None,
-            },
-            sha256: self.sha256.clone(),
-        }
-    }
-}
-
-impl SkipReason {
-    /// The reason as the manifest gives it.
-    pub fn describe(&self) -> String {
-        match self {
-            SkipReason::NotImage(Skip::NoPreamble) => "not a DICOM file (no DICM preamble)".into(),
-            SkipReason::NotImage(Skip::Dicomdir) => "a DICOMDIR (an index, no image)".into(),
-            SkipReason::NotImage(Skip::NotAFile) => {
-                "not a regular file (a FIFO, socket or device)".into()
-            }
-            SkipReason::Scan(r) => {
-                format!("scan type {} ({:?}) is not in --scans", r.scan, r.protocol)
-            }
-        }
-    }
-}
-
 /// One input on its way through the stages, and what it is scored with.
 struct Scoring<'a> {
     input: &'a Input,
@@ -187,15 +139,8 @@ impl<'a> Scoring<'a> {
                 return self.failed(&digest, e);
             }
         };
-        let recognised = scan::recognise(&file.meta.texts);
-        file.meta.scan = Some(recognised.clone());
-        if !self.settings.scans.scores(recognised.scan) {
-            return Skipped {
-                path: self.input.display(),
-                why: SkipReason::Scan(recognised),
-                sha256: file.meta.sha256.clone(),
-            }
-            .into();
+        if let Some(skipped) = self.scan(&mut file) {
+            return skipped.into();
         }
         let geometry = match file
             .geometry()
@@ -250,6 +195,17 @@ impl<'a> Scoring<'a> {
             file.meta.spacing_source = "flag";
         }
         Ok(Opened::File(Box::new(file)))
+    }
+
+    /// Recognises the scan; an image of a type `--scans` leaves out is skipped.
+    fn scan(&self, file: &mut DicomFile) -> Option<Skipped> {
+        let recognised = scan::recognise(&file.meta.texts);
+        file.meta.scan = Some(recognised.clone());
+        (!self.settings.scans.scores(recognised.scan)).then(|| Skipped {
+            path: self.input.display(),
+            why: SkipReason::Scan(recognised),
+            sha256: file.meta.sha256.clone(),
+        })
     }
 
     /// The sidecar's lines about this file, every frame's.
@@ -307,15 +263,6 @@ impl<'a> Scoring<'a> {
 enum Opened {
     File(Box<DicomFile>),
     Skipped(Skipped),
-}
-
-impl From<Skipped> for FileReport {
-    fn from(skipped: Skipped) -> FileReport {
-        FileReport {
-            skipped: Some(skipped),
-            ..FileReport::default()
-        }
-    }
 }
 
 /// An input's SOP Instance UID, read as the pipeline reads the file; `None` when it cannot be.
