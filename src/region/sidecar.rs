@@ -8,26 +8,24 @@
 //! image (a region outside it, a mask of the wrong size) become that region's error row.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
-use super::{Inside, Shape};
+mod line;
+
+pub use line::{LineShape, SavedRegion, SAVED_COLUMNS};
+
+use super::Shape;
 use crate::error::{FileError, FileResult, Result, RunError};
+use line::{check_header, parse_line};
 
 /// Which image a line is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Key {
     Path(String),
     Uid(String),
-}
-
-/// A shape as written in the sidecar; masks are read when their image is scored.
-#[derive(Debug, Clone, PartialEq)]
-enum Spec {
-    Shape(Shape),
-    MaskFile(PathBuf),
 }
 
 /// One line of the sidecar.
@@ -38,18 +36,25 @@ pub struct Entry {
     pub frame: u32,
     pub label: String,
     key: Key,
-    spec: Spec,
+    spec: LineShape,
     used: AtomicBool,
 }
 
 impl Entry {
     /// The region's shape, reading the mask image if it is one.
     pub fn shape(&self) -> FileResult<Shape> {
-        match &self.spec {
-            Spec::Shape(s) => Ok(s.clone()),
-            Spec::MaskFile(path) => {
-                read_mask(path).map_err(|e| FileError::Region(format!("{}: {e}", self.place)))
-            }
+        self.spec
+            .read()
+            .map_err(|e| FileError::Region(format!("{}: {e}", self.place)))
+    }
+
+    /// The line as `--save-roi` writes it for the input at `path`.
+    pub fn saved(&self, path: &str) -> SavedRegion {
+        SavedRegion {
+            path: path.to_string(),
+            frame: self.frame,
+            roi: self.label.clone(),
+            shape: self.spec.clone(),
         }
     }
 }
@@ -199,133 +204,6 @@ impl Sidecar {
     }
 }
 
-fn check_header(name: &str, column: &HashMap<&str, usize>) -> Result<()> {
-    let has = |c: &str| column.contains_key(c);
-    let missing = if !has("path") && !has("sop_instance_uid") {
-        Some("a path or sop_instance_uid column")
-    } else if !has("roi") {
-        Some("a roi column")
-    } else if !(has("polygon")
-        || has("mask")
-        || ["x", "y", "width", "height"].iter().all(|c| has(c)))
-    {
-        Some("x,y,width,height, polygon or mask columns")
-    } else {
-        None
-    };
-    match missing {
-        Some(what) => Err(RunError::Config(format!("{name}: the header needs {what}"))),
-        None => Ok(()),
-    }
-}
-
-/// One record into an entry; the error is the reason, without the place.
-fn parse_line(
-    field: &dyn Fn(&str) -> String,
-    folder: &Path,
-    place: &str,
-) -> std::result::Result<Entry, String> {
-    let key = match (field("path"), field("sop_instance_uid")) {
-        (path, uid) if path.is_empty() && uid.is_empty() => {
-            return Err("give a path or a sop_instance_uid".into())
-        }
-        (path, uid) if path.is_empty() => Key::Uid(uid),
-        (path, _) => Key::Path(path),
-    };
-    let label = field("roi");
-    if label.is_empty() {
-        return Err("the roi label is empty".into());
-    }
-    let frame = match field("frame").as_str() {
-        "" => 1,
-        f => f
-            .parse::<u32>()
-            .ok()
-            .filter(|&f| f >= 1)
-            .ok_or(format!("frame {f:?} is not a number from 1"))?,
-    };
-    let rect = ["x", "y", "width", "height"].map(field);
-    let rect = [&*rect[0], &*rect[1], &*rect[2], &*rect[3]];
-    let given = [
-        rect.iter().any(|v| !v.is_empty()),
-        !field("polygon").is_empty(),
-        !field("mask").is_empty(),
-    ];
-    if given.iter().filter(|&&g| g).count() != 1 {
-        return Err("give exactly one shape: x,y,width,height, polygon or mask".into());
-    }
-    let spec = if given[0] {
-        Spec::Shape(parse_rect(rect)?)
-    } else if given[1] {
-        Spec::Shape(parse_polygon(&field("polygon"))?)
-    } else {
-        Spec::MaskFile(folder.join(field("mask")))
-    };
-    Ok(Entry {
-        place: place.to_string(),
-        frame,
-        label,
-        key,
-        spec,
-        used: AtomicBool::new(false),
-    })
-}
-
-fn parse_rect(values: [&str; 4]) -> std::result::Result<Shape, String> {
-    let names = ["x", "y", "width", "height"];
-    let mut n = [0usize; 4];
-    for i in 0..4 {
-        n[i] = values[i].parse().map_err(|_| {
-            format!(
-                "{} {:?} is not a whole number of pixels",
-                names[i], values[i]
-            )
-        })?;
-    }
-    if n[2] == 0 || n[3] == 0 {
-        return Err(format!("the rectangle is empty ({} × {})", n[2], n[3]));
-    }
-    Ok(Shape::Rect {
-        x: n[0],
-        y: n[1],
-        width: n[2],
-        height: n[3],
-    })
-}
-
-fn parse_polygon(text: &str) -> std::result::Result<Shape, String> {
-    let vertices = text
-        .split(';')
-        .filter(|v| !v.trim().is_empty())
-        .map(|v| {
-            let xy: Vec<f64> = v
-                .split_whitespace()
-                .map(|n| n.parse::<f64>().ok().filter(|f| f.is_finite()))
-                .collect::<Option<_>>()
-                .ok_or(format!("polygon vertex {:?} is not two numbers", v.trim()))?;
-            match xy[..] {
-                [x, y] => Ok((x, y)),
-                _ => Err(format!("polygon vertex {:?} is not two numbers", v.trim())),
-            }
-        })
-        .collect::<std::result::Result<Vec<_>, String>>()?;
-    if vertices.len() < 3 {
-        return Err(format!(
-            "a polygon needs 3 vertices, this has {}",
-            vertices.len()
-        ));
-    }
-    let twice_area: f64 = vertices
-        .iter()
-        .zip(vertices.iter().cycle().skip(1))
-        .map(|((x0, y0), (x1, y1))| x0 * y1 - x1 * y0)
-        .sum();
-    if twice_area == 0.0 {
-        return Err("the polygon has no area".into());
-    }
-    Ok(Shape::Polygon(vertices))
-}
-
 /// The last component of a path, by which path lines are indexed; empty when it has none.
 fn file_name(path: &str) -> String {
     Path::new(path)
@@ -341,158 +219,5 @@ fn matches_path(sidecar: &str, input: &str) -> bool {
     sidecar == input || (wanted.is_relative() && Path::new(input).ends_with(wanted))
 }
 
-fn read_mask(path: &Path) -> std::result::Result<Shape, String> {
-    let image = image::open(path)
-        .map_err(|e| format!("cannot read the mask {}: {e}", path.display()))?
-        .into_luma16();
-    let (cols, rows) = (image.width() as usize, image.height() as usize);
-    let inside = Inside::from_nonzero(image.pixels().map(|p| u8::from(p.0[0] != 0)).collect());
-    Ok(Shape::Mask { rows, cols, inside })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load(text: &str) -> Result<Sidecar> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rois.csv");
-        std::fs::write(&path, text).unwrap();
-        Sidecar::load(&path)
-    }
-
-    #[test]
-    fn reads_rectangles_polygons_and_masks() {
-        let s = load(
-            "path,roi,x,y,width,height,polygon,mask,frame\n\
-             a/b.dcm,L1,1,2,3,4,,,\n\
-             /abs/c.dcm,L2,,,,,\"0 0; 4 0; 0 4\",,2\n\
-             b.dcm,L3,,,,,,m.png,\n",
-        )
-        .unwrap();
-        let b = s.regions("scans/a/b.dcm", "");
-        assert_eq!(b.len(), 2, "a/b.dcm and b.dcm both end scans/a/b.dcm");
-        assert_eq!(b[0].label, "L1");
-        assert_eq!(
-            b[0].shape().unwrap(),
-            Shape::Rect {
-                x: 1,
-                y: 2,
-                width: 3,
-                height: 4
-            }
-        );
-        let c = s.regions("/abs/c.dcm", "");
-        assert_eq!(c[0].frame, 2);
-        assert!(matches!(c[0].shape().unwrap(), Shape::Polygon(v) if v.len() == 3));
-        assert!(
-            s.regions("/other/c.dcm", "").is_empty(),
-            "absolute paths match whole"
-        );
-        let e = b[1].shape().unwrap_err().to_string();
-        assert!(e.contains("rois.csv line 4: cannot read the mask"), "{e}");
-        assert!(s.unmatched().is_empty());
-    }
-
-    #[test]
-    fn matches_by_uid_and_reports_lines_that_matched_nothing() {
-        let s = load("sop_instance_uid,roi,x,y,width,height\n1.2.3,L1,0,0,2,2\n9.9,L2,0,0,2,2\n")
-            .unwrap();
-        assert_eq!(s.regions("any.dcm", "1.2.3").len(), 1);
-        assert_eq!(
-            s.unmatched(),
-            vec!["rois.csv line 3: no input has SOP Instance UID 9.9"]
-        );
-    }
-
-    #[test]
-    fn bad_lines_are_refused_with_their_line() {
-        let cases = [
-            (
-                "path,roi,polygon\na.dcm,L1,\"0 0; 1 1\"\n",
-                "line 2: a polygon needs 3 vertices",
-            ),
-            (
-                "path,roi,polygon\na.dcm,L1,\"0 0; 1 x; 2 2\"\n",
-                "line 2: polygon vertex \"1 x\"",
-            ),
-            (
-                "path,roi,polygon\na.dcm,L1,\"0 0; 1 1; 2 2\"\n",
-                "line 2: the polygon has no area",
-            ),
-            (
-                "path,roi,x,y,width,height\na.dcm,L1,0,0,0,3\n",
-                "line 2: the rectangle is empty",
-            ),
-            (
-                "path,roi,x,y,width,height\na.dcm,L1,0,-1,2,3\n",
-                "line 2: y \"-1\" is not",
-            ),
-            (
-                "path,roi,x,y,width,height\n,L1,0,0,2,3\n",
-                "line 2: give a path or a sop",
-            ),
-            (
-                "path,roi,x,y,width,height,mask\na,L1,0,0,2,3,m.png\n",
-                "give exactly one shape",
-            ),
-            (
-                "path,x,y,width,height\na,0,0,2,3\n",
-                "the header needs a roi column",
-            ),
-            (
-                "path,roi,x,y,width,height,frame\na,L1,0,0,2,3,0\n",
-                "frame \"0\" is not",
-            ),
-            (
-                "path,roi,x,y,width,height\na,L1,0,0,2,3\na,L1,1,1,2,2\n",
-                "line 3: repeats region L1",
-            ),
-        ];
-        for (text, want) in cases {
-            let e = load(text).unwrap_err().to_string();
-            assert!(e.contains(want), "{text:?}: {e}");
-        }
-    }
-
-    /// Issue 14 (6b): two lines could both give one frame an `L1`, which `L1-L4` pooled twice.
-    #[test]
-    fn two_lines_giving_one_frame_the_same_label_are_refused_naming_both() {
-        let s = load(
-            "path,sop_instance_uid,roi,x,y,width,height,frame\n\
-             a/b.dcm,,L1,0,0,2,2,\n\
-             b.dcm,,L2,0,0,2,2,\n\
-             b.dcm,,L1,1,1,2,2,2\n\
-             ,1.2.3,L2,0,0,2,2,\n",
-        )
-        .unwrap();
-        let uid = |uid: &'static str| move |_: usize| Some(uid.to_string());
-        // L1 of frame 1 and L1 of frame 2 differ; L2 by path and by UID collide.
-        let e = s
-            .check_inputs(&["scans/a/b.dcm".into()], uid("1.2.3"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains(
-                "rois.csv line 3 and rois.csv line 5 both give scans/a/b.dcm frame 1 a region L2"
-            ),
-            "{e}"
-        );
-        assert!(s
-            .check_inputs(&["scans/a/b.dcm".into()], uid("9.9"))
-            .is_ok());
-        let suffixes =
-            load("path,roi,x,y,width,height\na/b.dcm,L1,0,0,2,2\nb.dcm,L1,0,0,3,3\n").unwrap();
-        let e = suffixes
-            .check_inputs(&["x/a/b.dcm".into(), "x/c/b.dcm".into()], |_| None)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("line 2 and rois.csv line 3 both give x/a/b.dcm frame 1 a region L1"),
-            "{e}"
-        );
-        assert!(suffixes
-            .check_inputs(&["x/c/b.dcm".into()], |_| None)
-            .is_ok());
-    }
-}
+mod tests;
