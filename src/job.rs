@@ -9,26 +9,25 @@
 //! [`lock`]: crate::cohort::lock
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::bench;
-use crate::cohort::manifest::{FileDigest, Manifest, Parameters, RunFacts, SkipNote};
-use crate::cohort::resume::{self, Done};
+use crate::cohort::manifest::{FileDigest, Manifest, Parameters, RunFacts};
+use crate::cohort::resume;
 use crate::cohort::shard::Shard;
-use crate::cohort::{self, lock};
 use crate::engine::{self, Choice, Engine};
 use crate::error::{Result, RunError};
 use crate::phantom::{self, DeliverySet, PhantomSet, SpineSet};
 use crate::picture::qc;
 use crate::picture::report::{self, Cohort};
-use crate::pipeline::{self, FileReport, Picture, Settings, Summary};
+use crate::pipeline::{self, Settings, Summary};
 use crate::walk::{self, Input};
-use crate::write::{ResultsWriter, VariogramWriter, RESULT_COLUMNS, VARIOGRAM_COLUMNS};
 
 mod merge;
+mod outputs;
+
+use outputs::{Outputs, Sink};
 
 pub use merge::MergeConfig;
 
@@ -87,6 +86,8 @@ pub struct Config {
     /// `-o`: the results file; standard output without it.
     pub output: Option<PathBuf>,
     pub variogram: Option<PathBuf>,
+    /// `--save-roi`: every region used, written as a sidecar.
+    pub save_roi: Option<PathBuf>,
     pub resume: bool,
     pub shard: Shard,
     /// The `--roi` sidecar's file, for the manifest.
@@ -149,6 +150,7 @@ pub fn run(mut config: Config) -> Result<()> {
     let mut sink = Sink {
         results: outputs.results,
         variogram: outputs.variogram,
+        regions: outputs.regions,
         qc: config.qc.as_deref(),
         cohort: cohort.as_mut(),
         undrawn: 0,
@@ -251,128 +253,6 @@ fn parameters(config: &Config) -> Result<Parameters> {
         max_pixels: s.max_pixels,
         scans: s.scans.to_string(),
     })
-}
-
-/// The run's output files, locked, then emptied or, with `--resume`, repaired.
-struct Outputs {
-    results: ResultsWriter<Box<dyn Write>>,
-    variogram: Option<VariogramWriter<BufWriter<File>>>,
-    done: Done,
-}
-
-impl Outputs {
-    fn open(config: &Config) -> Result<Outputs> {
-        if let (Some(out), Some(vg)) = (&config.output, &config.variogram) {
-            if cohort::same_file(out, vg) {
-                return Err(RunError::Config(format!(
-                    "-o and --variogram both name {}",
-                    out.display()
-                )));
-            }
-        }
-        // Every lock is taken before any file is changed, so a refused run changes none.
-        let results = config.output.as_deref().map(lock::writer).transpose()?;
-        let variogram = config.variogram.as_deref().map(lock::writer).transpose()?;
-        let (done, variogram_header) = match (&config.output, config.resume) {
-            (Some(out), true) => {
-                let done = resume::repair_results(out, &RESULT_COLUMNS)?;
-                let header = match &config.variogram {
-                    Some(v) => resume::repair_variogram(v, &VARIOGRAM_COLUMNS, &done)?,
-                    None => false,
-                };
-                (done, header)
-            }
-            _ => {
-                for (file, path) in [(&results, &config.output), (&variogram, &config.variogram)] {
-                    if let (Some(file), Some(path)) = (file, path) {
-                        empty(file, path)?;
-                    }
-                }
-                (Done::default(), false)
-            }
-        };
-        let results: Box<dyn Write> = match results {
-            Some(file) => Box::new(BufWriter::new(file)),
-            None => Box::new(BufWriter::new(io::stdout().lock())),
-        };
-        let variogram = variogram
-            .map(|file| VariogramWriter::new(BufWriter::new(file), !variogram_header))
-            .transpose()?;
-        Ok(Outputs {
-            results: ResultsWriter::new(results, !done.has_header)?,
-            variogram,
-            done,
-        })
-    }
-}
-
-fn empty(file: &File, path: &Path) -> Result<()> {
-    file.set_len(0)
-        .map_err(|e| RunError::Output(format!("cannot empty {}: {e}", path.display())))
-}
-
-/// Writes each input's report: its QC sheets, its sums, then its rows (the record that the
-/// input is done), and adds the rows to the report.
-struct Sink<'a> {
-    results: ResultsWriter<Box<dyn Write>>,
-    variogram: Option<VariogramWriter<BufWriter<File>>>,
-    qc: Option<&'a Path>,
-    cohort: Option<&'a mut Cohort>,
-    /// QC sheets that could not be drawn (each warned about).
-    undrawn: usize,
-    /// The inputs skipped, by path, for the manifest.
-    skipped: HashMap<String, SkipNote>,
-}
-
-impl Sink<'_> {
-    fn write(&mut self, report: &FileReport) -> Result<()> {
-        if let Some(dir) = self.qc {
-            self.undrawn += write_pictures(dir, &report.pictures)?;
-        }
-        if let Some(v) = self.variogram.as_mut() {
-            v.write_file(&report.variograms)?;
-        }
-        if let Some(s) = &report.skipped {
-            self.skipped.insert(s.path.clone(), s.note());
-        }
-        self.results.write_file(&report.rows)?;
-        if let Some(c) = self.cohort.as_deref_mut() {
-            c.add_rows(&report.rows);
-        }
-        Ok(())
-    }
-
-    /// Lets go of the files (each input's rows are flushed as written), and of their locks;
-    /// returns the count of undrawn sheets and the inputs skipped.
-    fn close(self) -> (usize, HashMap<String, SkipNote>) {
-        drop((self.results, self.variogram));
-        (self.undrawn, self.skipped)
-    }
-}
-
-/// Writes a file's QC sheets under `dir`; returns how many could not be drawn (each is warned
-/// about). A sheet that cannot be written stops the run, as a results row that cannot would.
-fn write_pictures(dir: &Path, pictures: &[Picture]) -> Result<usize> {
-    let mut undrawn = 0;
-    for picture in pictures {
-        let path = dir.join(&picture.name);
-        match &picture.png {
-            Ok(png) => {
-                let written = path
-                    .parent()
-                    .map_or(Ok(()), std::fs::create_dir_all)
-                    .and_then(|()| std::fs::write(&path, png));
-                written.map_err(|e| {
-                    RunError::Output(format!("cannot write {}: {e}", path.display()))
-                })?;
-            }
-            Err(e) => {
-                eprintln!("tbs-batch: warning: QC sheet {}: {e}", path.display());
-                undrawn += 1;
-            }
-        }
-    }
-    Ok(undrawn)
 }
 
 /// The folder `to` as a relative link from the page `from`; `None` when either cannot be

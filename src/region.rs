@@ -75,6 +75,24 @@ impl Inside {
     }
 }
 
+/// Where a frame's regions came from: the `roi_source` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoiSource {
+    /// Lines of the `--roi` sidecar.
+    Sidecar,
+    /// None were given: the whole frame is the region.
+    Image,
+}
+
+impl RoiSource {
+    pub fn name(self) -> &'static str {
+        match self {
+            RoiSource::Sidecar => "sidecar",
+            RoiSource::Image => "image",
+        }
+    }
+}
+
 /// Which stored values are left out of every region (`--extremes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Extremes {

@@ -10,6 +10,8 @@ use crate::decode::Meta;
 use crate::engine::{Direction, Variogram};
 use crate::error::{Result, RunError};
 use crate::fit::Fit;
+use crate::region::sidecar::{SavedRegion, SAVED_COLUMNS};
+use crate::region::RoiSource;
 
 /// One column of the results file: its name, and how a row fills it.
 struct Column {
@@ -19,10 +21,13 @@ struct Column {
 
 /// The results file's columns, in order: each name beside the cell it heads, so the two cannot
 /// drift apart.
-const COLUMNS: [Column; 31] = [
+const COLUMNS: [Column; 32] = [
     column("path", |r| r.path.clone()),
     column("frame", |r| optional(r.frame)),
     column("roi", |r| r.roi.clone()),
+    column("roi_source", |r| {
+        optional(r.region.source.map(|s| s.name()))
+    }),
     column("status", |r| if r.is_ok() { "ok" } else { "error" }.into()),
     column("error", |r| match &r.outcome {
         Outcome::Ok(_) => String::new(),
@@ -134,6 +139,8 @@ pub struct ResultRow {
 /// What a row says about its region besides the fit.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RegionFacts {
+    /// Where the frame's regions came from; `None` when the file failed before any frame.
+    pub source: Option<RoiSource>,
     /// Pixels of the region left out for holding the frame's extreme values; `None` when the
     /// region was never cut out (the file or frame failed first).
     pub excluded: Option<u64>,
@@ -198,6 +205,14 @@ impl Records for VariogramRecord {
             }
         }
         Ok(())
+    }
+}
+
+impl Records for SavedRegion {
+    const HEADER: &'static [&'static str] = &SAVED_COLUMNS;
+
+    fn write<W: Write>(&self, csv: &mut csv::Writer<W>) -> csv::Result<()> {
+        csv.write_record(self.fields())
     }
 }
 

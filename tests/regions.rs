@@ -275,3 +275,132 @@ fn two_lines_giving_one_frame_the_same_label_stop_the_run_before_any_output() {
         assert!(!out_file.exists(), "nothing written");
     }
 }
+
+#[test]
+fn saved_regions_read_back_to_the_same_rows_from_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let (scans, sidecar) = vertebrae_fixture(dir.path());
+    // A region outside its image and a frame the file lacks: error rows, saved and read back too.
+    let mut text = std::fs::read_to_string(&sidecar).unwrap();
+    text.push_str("scans/spine.dcm,L5,70,90,40,40,,\n");
+    let body: String = text.lines().skip(1).map(|l| format!("{l},\n")).collect();
+    let text = format!(
+        "path,roi,x,y,width,height,polygon,mask,frame\n{body}scans/spine.dcm,extra,0,0,4,4,,,3\n"
+    );
+    std::fs::write(&sidecar, text).unwrap();
+    let saved = dir.path().join("saved.csv");
+    let first = dir.path().join("first.csv");
+    let args = |roi: &Path, out: &Path| {
+        vec![
+            "--cpu".to_string(),
+            s(&scans).into(),
+            "datasets/spine".into(),
+            "--roi".into(),
+            s(roi).into(),
+            "-o".into(),
+            s(out).into(),
+        ]
+    };
+    let mut with_save = args(&sidecar, &first);
+    with_save.extend(["--save-roi".into(), s(&saved).into()]);
+    let out = run(&with_save.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let (header, lines) = parse_csv(&std::fs::read(&saved).unwrap());
+    assert_eq!(
+        header,
+        ["path", "frame", "roi", "x", "y", "width", "height", "polygon", "mask"]
+    );
+    let labels: Vec<&str> = lines.iter().map(|l| l["roi"].as_str()).collect();
+    assert_eq!(labels, ["L1", "L2", "L3", "L4", "L5", "extra"]);
+    assert!(Path::new(&lines[3]["mask"]).is_absolute(), "{:?}", lines[3]);
+    assert_eq!(lines[2]["polygon"], "16 52; 60 50; 66 70; 20 72");
+    let rows = parse_csv(&std::fs::read(&first).unwrap()).1;
+    let sources: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["roi"].as_str(), r["roi_source"].as_str()))
+        .collect();
+    assert!(sources.contains(&("L1-L4", "sidecar")) && sources.contains(&("extra", "sidecar")));
+    assert!(
+        sources.contains(&("image", "image")),
+        "the spines without lines: {sources:?}"
+    );
+    // The saved sidecar, used from another folder (the mask by its absolute path), gives the
+    // same results, byte for byte but for the sidecar line an error row names.
+    let second = dir.path().join("second.csv");
+    let moved = dir.path().join("elsewhere").join("saved.csv");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::copy(&saved, &moved).unwrap();
+    let again = args(&moved, &second);
+    let out = run(&again.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let (one, two) = (
+        std::fs::read_to_string(&first).unwrap(),
+        std::fs::read_to_string(&second)
+            .unwrap()
+            .replace("saved.csv line", "rois.csv line"),
+    );
+    for (a, b) in one.lines().zip(two.lines()) {
+        assert_eq!(a, b);
+    }
+    assert_eq!(one, two);
+}
+
+#[test]
+fn saved_regions_resume_with_the_run_and_never_overwrite_the_sidecar() {
+    let dir = tempfile::tempdir().unwrap();
+    let roi = "datasets/delivery/rois.csv";
+    let (clean, clean_saved) = (
+        dir.path().join("clean.csv"),
+        dir.path().join("clean-roi.csv"),
+    );
+    let run_to = |out: &Path, saved: &Path, resume: bool| {
+        let mut args = vec![
+            "--cpu",
+            "datasets/delivery",
+            "--roi",
+            roi,
+            "-o",
+            s(out),
+            "--save-roi",
+            s(saved),
+        ];
+        if resume {
+            args.push("--resume");
+        }
+        run(&args)
+    };
+    assert_eq!(run_to(&clean, &clean_saved, false).status.code(), Some(0));
+    // Killed in the second spine: its rows and regions half written.
+    let (cut, cut_saved) = (dir.path().join("cut.csv"), dir.path().join("cut-roi.csv"));
+    let keep = |from: &Path, to: &Path, lines: usize| {
+        let text = std::fs::read_to_string(from).unwrap();
+        let kept: String = text.lines().take(lines).map(|l| format!("{l}\n")).collect();
+        std::fs::write(to, kept).unwrap();
+    };
+    keep(&clean, &cut, 8);
+    keep(&clean_saved, &cut_saved, 7);
+    std::fs::copy(
+        format!("{}.manifest.json", s(&clean)),
+        format!("{}.manifest.json", s(&cut)),
+    )
+    .unwrap();
+    assert_eq!(run_to(&cut, &cut_saved, true).status.code(), Some(0));
+    assert_eq!(std::fs::read(&cut).unwrap(), std::fs::read(&clean).unwrap());
+    assert_eq!(
+        std::fs::read(&cut_saved).unwrap(),
+        std::fs::read(&clean_saved).unwrap()
+    );
+    // --save-roi naming the --roi file is refused before anything is written.
+    let before = std::fs::read(roi).unwrap();
+    let out = run(&[
+        "--cpu",
+        "datasets/delivery",
+        "--roi",
+        roi,
+        "--save-roi",
+        roi,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--save-roi and --roi both name"));
+    assert_eq!(std::fs::read(roi).unwrap(), before);
+}

@@ -120,6 +120,10 @@ pub struct RunArgs {
     /// Pixel spacing in mm for every image, supplying or overriding the header's.
     #[arg(long, value_name = "MM")]
     pub spacing: Option<f64>,
+    /// Write every region scored, as a sidecar that --roi reads back to the same rows: the
+    /// lines to correct and rerun.
+    #[arg(long, value_name = "FILE")]
+    pub save_roi: Option<PathBuf>,
     /// The scan types scored, comma-separated (ap-spine, lateral-spine, hip, forearm, knee,
     /// total-body, other, unknown), or `all`; images of other types are skipped and counted.
     #[arg(long, value_name = "LIST", default_value = "ap-spine,unknown")]

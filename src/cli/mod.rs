@@ -82,6 +82,7 @@ fn run(args: &RunArgs) -> Result<Config> {
         settings,
         output: args.output.clone(),
         variogram: args.variogram.clone(),
+        save_roi: args.save_roi.clone(),
         resume: args.resume,
         shard: Shard::choose(args.shard, |k| std::env::var(k).ok())?,
         roi: args.roi.clone(),

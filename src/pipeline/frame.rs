@@ -8,7 +8,7 @@ use crate::engine::Variogram;
 use crate::error::{FileError, FileResult};
 use crate::fit;
 use crate::region::sidecar::Entry;
-use crate::region::{self, Patch, Shape};
+use crate::region::{self, Patch, RoiSource, Shape};
 use crate::write::{Outcome, RegionFacts, ResultRow, VariogramRecord};
 
 /// A frame of a file being scored.
@@ -17,6 +17,7 @@ struct At<'a> {
     file: &'a DicomFile,
     /// 0-based.
     index: u32,
+    source: RoiSource,
 }
 
 /// One of the frame's regions as the sidecar gives it, or the whole frame.
@@ -37,10 +38,16 @@ pub(super) fn score(
     entries: &[&Entry],
     report: &mut FileReport,
 ) {
+    let source = if entries.is_empty() {
+        RoiSource::Image
+    } else {
+        RoiSource::Sidecar
+    };
     let at = At {
         scoring,
         file,
         index,
+        source,
     };
     let (rows_from, sums_from) = (report.rows.len(), report.variograms.len());
     let frame = match file.frame(geometry, index) {
@@ -220,7 +227,10 @@ impl At<'_> {
         };
         let excluded = facts.excluded.unwrap_or(0);
         report.rows.push(ResultRow {
-            region: facts,
+            region: RegionFacts {
+                source: Some(self.source),
+                ..facts
+            },
             ..self.row(&label, outcome)
         });
         report.variograms.push(VariogramRecord {
@@ -243,7 +253,10 @@ impl At<'_> {
             frame: Some(self.index + 1),
             roi: roi.to_string(),
             outcome,
-            region: RegionFacts::default(),
+            region: RegionFacts {
+                source: Some(self.source),
+                ..RegionFacts::default()
+            },
             engine: self.scoring.engine.name(),
             meta: self.file.meta.clone(),
         }

@@ -27,8 +27,8 @@ use crate::decode::{self, DicomFile, Geometry, Meta};
 use crate::engine::Engine;
 use crate::error::{FileError, FileResult, Result, RunError};
 use crate::fit::FitSpec;
-use crate::region::sidecar::{Entry, Sidecar};
-use crate::region::Extremes;
+use crate::region::sidecar::{Entry, SavedRegion, Sidecar};
+use crate::region::{Extremes, RoiSource};
 use crate::scan::{self, Selection};
 use crate::schedule::{self, Job, Pool};
 use crate::walk::{Contents, Input, Skip};
@@ -86,6 +86,8 @@ const HEADER_ROOM: u64 = 64 << 20;
 pub struct FileReport {
     pub rows: Vec<ResultRow>,
     pub variograms: Vec<VariogramRecord>,
+    /// The regions scored, as sidecar lines (`--save-roi`).
+    pub regions: Vec<SavedRegion>,
     /// Set when the input was not scored at all, and why.
     pub skipped: Option<Skipped>,
     /// What the frame hook made of each frame that decoded (the QC sheets).
@@ -150,7 +152,11 @@ impl<'a> Scoring<'a> {
             Err(e) => return self.failed(&file.meta, e),
         };
         let regions = self.regions(&file);
-        let mut report = FileReport::default();
+        let path = self.input.display();
+        let mut report = FileReport {
+            regions: regions.iter().map(|e| e.saved(&path)).collect(),
+            ..FileReport::default()
+        };
         for index in 0..geometry.frames {
             let mine: Vec<&Entry> = regions
                 .iter()
@@ -232,6 +238,10 @@ impl<'a> Scoring<'a> {
             report.rows.push(ResultRow {
                 frame: Some(e.frame),
                 roi: e.label.clone(),
+                region: RegionFacts {
+                    source: Some(RoiSource::Sidecar),
+                    ..RegionFacts::default()
+                },
                 ..self.file_row(&file.meta, why)
             });
         }

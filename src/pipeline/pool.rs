@@ -57,6 +57,7 @@ pub(super) fn vertebrae(
         mean_vertebra_tbs: Some(
             valid.iter().filter_map(|s| s.tbs).sum::<f64>() / valid.len() as f64,
         ),
+        source: None,
     };
     Some(Ok((variogram, facts)))
 }
