@@ -173,12 +173,15 @@ pub struct VariogramRecord {
 /// What a file of the run holds: its header, and the records one item becomes.
 pub trait Records {
     const HEADER: &'static [&'static str];
+    /// What the file is, for messages.
+    const NAME: &'static str;
 
     fn write<W: Write>(&self, csv: &mut csv::Writer<W>) -> csv::Result<()>;
 }
 
 impl Records for ResultRow {
     const HEADER: &'static [&'static str] = &RESULT_COLUMNS;
+    const NAME: &'static str = "results";
 
     fn write<W: Write>(&self, csv: &mut csv::Writer<W>) -> csv::Result<()> {
         csv.write_record(self.fields())
@@ -187,6 +190,7 @@ impl Records for ResultRow {
 
 impl Records for VariogramRecord {
     const HEADER: &'static [&'static str] = &VARIOGRAM_COLUMNS;
+    const NAME: &'static str = "variogram";
 
     /// Every lag of both directions, `h` then `v`, lag ascending.
     fn write<W: Write>(&self, csv: &mut csv::Writer<W>) -> csv::Result<()> {
@@ -210,6 +214,7 @@ impl Records for VariogramRecord {
 
 impl Records for SavedRegion {
     const HEADER: &'static [&'static str] = &SAVED_COLUMNS;
+    const NAME: &'static str = "saved regions";
 
     fn write<W: Write>(&self, csv: &mut csv::Writer<W>) -> csv::Result<()> {
         csv.write_record(self.fields())

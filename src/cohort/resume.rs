@@ -32,7 +32,7 @@ pub fn has_rows(results: &Path) -> Result<bool> {
 /// Cuts `results` back to its complete inputs and says which they are. A file that does not
 /// exist, or holds less than its header, is a fresh start.
 pub fn repair_results(results: &Path, header: &[&str]) -> Result<Done> {
-    let Some(records) = read_table(results, header)? else {
+    let Some(records) = read_table(results, header, "results")? else {
         return Ok(Done::default());
     };
     let rows = &records[1..];
@@ -59,8 +59,8 @@ pub fn repair_results(results: &Path, header: &[&str]) -> Result<Done> {
 /// Cuts a file written beside the results (the variogram, the saved regions: records whose
 /// first column is the input's path) back to the records of the inputs in `done`; returns
 /// whether it keeps its header.
-pub fn repair_table(file: &Path, header: &[&str], done: &Done) -> Result<bool> {
-    let Some(records) = read_table(file, header)? else {
+pub fn repair_table(file: &Path, header: &[&str], what: &str, done: &Done) -> Result<bool> {
+    let Some(records) = read_table(file, header, what)? else {
         return Ok(false);
     };
     let keep = records[1..]
@@ -74,7 +74,7 @@ pub fn repair_table(file: &Path, header: &[&str], done: &Done) -> Result<bool> {
 /// The complete records of a CSV file that starts with `header`, header first. `None` for a
 /// fresh start: no file, or one holding less than its header (then emptied). A file that starts
 /// otherwise is refused, and left alone.
-fn read_table(path: &Path, header: &[&str]) -> Result<Option<Vec<Record>>> {
+fn read_table(path: &Path, header: &[&str], what: &str) -> Result<Option<Vec<Record>>> {
     let Some(bytes) = read_if_exists(path)? else {
         return Ok(None);
     };
@@ -85,7 +85,7 @@ fn read_table(path: &Path, header: &[&str]) -> Result<Option<Vec<Record>>> {
             Ok(None)
         }
         Some(first) if first.fields != header => Err(RunError::Config(format!(
-            "--resume: {} does not start with this version's header for it; \
+            "--resume: {} does not start with this version's {what} header; \
              write to a new file instead",
             path.display()
         ))),
@@ -207,7 +207,7 @@ mod tests {
             paths: HashSet::from(["a".into(), "b".into()]),
             has_header: true,
         };
-        assert!(repair_table(&file, HEADER, &done).unwrap());
+        assert!(repair_table(&file, HEADER, "variogram", &done).unwrap());
         let text = std::fs::read_to_string(&file).unwrap();
         assert_eq!(text, "path,frame,x\na,1,1\nb,1,2\n");
     }

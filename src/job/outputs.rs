@@ -91,7 +91,7 @@ fn side_file<R: Records>(
     resumed: Option<&Done>,
 ) -> Result<SideFile<R>> {
     let has_header = match resumed {
-        Some(done) => resume::repair_table(&path, R::HEADER, done)?,
+        Some(done) => resume::repair_table(&path, R::HEADER, R::NAME, done)?,
         None => {
             empty(&file, &path)?;
             false
