@@ -18,7 +18,7 @@ use crate::cohort::resume;
 use crate::cohort::shard::Shard;
 use crate::engine::{self, Choice, Engine};
 use crate::error::{Result, RunError};
-use crate::phantom::{self, DeliverySet, PhantomSet, SpineSet};
+use crate::phantom::{self, AnatomySet, DeliverySet, PhantomSet, SpineSet};
 use crate::picture::qc;
 use crate::picture::report::{self, Cohort};
 use crate::pipeline::{self, Settings, Summary};
@@ -40,6 +40,7 @@ pub enum Task {
     Phantoms(PhantomSet),
     Spines(SpineSet),
     Delivery(DeliverySet),
+    Anatomies(AnatomySet),
     Bench(bench::Cohort),
 }
 
@@ -58,6 +59,12 @@ pub fn execute(task: Task) -> Result<()> {
             let written = phantom::write_spines(&set)?;
             let folder = set.out.display();
             eprintln!("tbs-batch: wrote {written} spine images and rois.csv to {folder}");
+            Ok(())
+        }
+        Task::Anatomies(set) => {
+            let written = phantom::write_anatomies(&set)?;
+            let folder = set.out.display();
+            eprintln!("tbs-batch: wrote {written} spines, rois.csv and truth.csv to {folder}");
             Ok(())
         }
         Task::Delivery(set) => {

@@ -404,3 +404,39 @@ fn saved_regions_resume_with_the_run_and_never_overwrite_the_sidecar() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--save-roi and --roi both name"));
     assert_eq!(std::fs::read(roi).unwrap(), before);
 }
+
+#[test]
+fn anatomical_spines_come_with_true_outlines_that_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("spines");
+    let made = run(&[
+        "anatomy",
+        s(&out),
+        "--rows",
+        "540",
+        "--cols",
+        "400",
+        "--spacing",
+        "0.35",
+    ]);
+    assert_eq!(made.status.code(), Some(0), "{made:?}");
+    let roi = out.join("rois.csv");
+    let rows = results(&["--cpu", s(&out), "--roi", s(&roi)]);
+    let labels: Vec<&str> = rows.iter().map(|r| r["roi"].as_str()).collect();
+    assert_eq!(labels, ["L1", "L2", "L3", "L4", "L1-L4"]);
+    for r in &rows {
+        assert_eq!(
+            (r["status"].as_str(), r["roi_source"].as_str()),
+            ("ok", "sidecar")
+        );
+        assert_eq!(
+            (r["scan"].as_str(), r["spacing_source"].as_str()),
+            ("ap-spine", "ExposedArea")
+        );
+    }
+    let truth = std::fs::read_to_string(out.join("truth.csv")).unwrap();
+    assert!(
+        truth.starts_with("path,crest_row,tilt_deg,curve_mm\nanatomy-1.dcm,"),
+        "{truth}"
+    );
+}

@@ -30,6 +30,9 @@ pub enum Command {
     Phantom(PhantomArgs),
     /// Write synthetic AP-spine images (L1-L4 of known textures) and their region sidecar.
     Spine(SpineArgs),
+    /// Write synthetic AP spines drawn from anatomy (T12 ribs to iliac crests, tilt, curve,
+    /// processes, noise) with L1-L4's true outlines as a polygon sidecar.
+    Anatomy(AnatomyArgs),
     /// Write a generated cohort delivery: one zip per visit of eight GE iDXA-like exports
     /// (AP spine, femurs, knees, LVA, total body), with the AP spines' regions in rois.csv.
     Delivery(DeliveryArgs),
@@ -65,6 +68,27 @@ pub struct SpineArgs {
     pub rows: usize,
     #[arg(long, default_value_t = 320)]
     pub cols: usize,
+    /// Random seeds, one file per seed.
+    #[arg(long = "seed", value_delimiter = ',', default_values_t = [1])]
+    pub seeds: Vec<u64>,
+}
+
+/// Flags of `tbs-batch anatomy`.
+#[derive(Debug, Args)]
+pub struct AnatomyArgs {
+    /// Directory to write into (created if missing): anatomy-SEED.dcm files, rois.csv (the true
+    /// outlines) and truth.csv (crest row, tilt, curve).
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 780)]
+    pub rows: usize,
+    #[arg(long, default_value_t = 716)]
+    pub cols: usize,
+    /// Pixel spacing in mm (0.2–0.35).
+    #[arg(long, default_value_t = 0.25)]
+    pub spacing: f64,
+    /// Bits stored: 8 is a display export (0 background, 252 fill), 12 or 16 a raw one.
+    #[arg(long, default_value_t = 8)]
+    pub bits: u16,
     /// Random seeds, one file per seed.
     #[arg(long = "seed", value_delimiter = ',', default_values_t = [1])]
     pub seeds: Vec<u64>,

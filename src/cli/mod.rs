@@ -5,8 +5,8 @@
 mod args;
 
 pub use args::{
-    BenchArgs, Cli, Command, DeliveryArgs, ExtremesArg, MergeArgs, PhantomArgs, RunArgs, SpineArgs,
-    SyntaxArg,
+    AnatomyArgs, BenchArgs, Cli, Command, DeliveryArgs, ExtremesArg, MergeArgs, PhantomArgs,
+    RunArgs, SpineArgs, SyntaxArg,
 };
 
 use std::sync::Arc;
@@ -20,7 +20,8 @@ use crate::engine::Choice;
 use crate::error::{Result, RunError};
 use crate::fit::{FitRange, FitSpec};
 use crate::job::{Config, MergeConfig, Task};
-use crate::phantom::{DeliverySet, PhantomSet, SpineSet};
+use crate::phantom::anatomy::Export;
+use crate::phantom::{AnatomySet, DeliverySet, PhantomSet, SpineSet};
 use crate::pipeline::{Settings, DEFAULT_FILE_TIMEOUT};
 use crate::region::sidecar::Sidecar;
 use crate::scan::Selection;
@@ -34,6 +35,7 @@ pub fn configure(cli: Cli) -> Result<Task> {
         Some(Command::Phantom(args)) => Ok(Task::Phantoms(phantoms(args))),
         Some(Command::Spine(args)) => spines(args).map(Task::Spines),
         Some(Command::Delivery(args)) => Ok(Task::Delivery(delivery(args))),
+        Some(Command::Anatomy(args)) => anatomies(args).map(Task::Anatomies),
         Some(Command::Bench(args)) => bench(&args).map(Task::Bench),
         Some(Command::Merge(args)) => merge(args).map(Task::Merge),
         None => run(&cli.run).map(|c| Task::Run(Box::new(c))),
@@ -181,6 +183,26 @@ fn bench(args: &BenchArgs) -> Result<bench::Cohort> {
         bits: args.bits,
         max_lag: args.max_lag,
         jobs: threads(args.jobs)?,
+    })
+}
+
+fn anatomies(args: AnatomyArgs) -> Result<AnatomySet> {
+    let export = match args.bits {
+        8 => Export::Display,
+        12 | 16 => Export::Raw(args.bits),
+        bits => {
+            return Err(RunError::Config(format!(
+                "--bits {bits}: 8 (a display export), 12 or 16 (raw)"
+            )))
+        }
+    };
+    Ok(AnatomySet {
+        out: args.out,
+        rows: args.rows,
+        cols: args.cols,
+        spacing_mm: args.spacing,
+        export,
+        seeds: args.seeds,
     })
 }
 

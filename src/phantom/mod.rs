@@ -5,6 +5,7 @@
 //! inverse FFT) on a grid twice the image size, cropped, so the FFT's wrap-around stays outside
 //! the image. Everything is seeded: the same settings always give the same pixels.
 
+pub mod anatomy;
 mod delivery;
 mod file;
 mod rle;
@@ -13,7 +14,7 @@ pub mod spine;
 
 pub use delivery::{write_delivery, DeliverySet};
 pub use file::{write_dicom, Syntax};
-pub use sets::{write_phantoms, write_spines, PhantomSet, SpineSet};
+pub use sets::{write_anatomies, write_phantoms, write_spines, AnatomySet, PhantomSet, SpineSet};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -164,7 +165,7 @@ fn frequency(i: usize, n: usize) -> f64 {
 }
 
 /// A standard normal deviate (Box–Muller).
-fn gaussian(rng: &mut impl Rng) -> f64 {
+pub(super) fn gaussian(rng: &mut impl Rng) -> f64 {
     let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
     let u2: f64 = rng.random();
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()

@@ -3,6 +3,11 @@
 
 use std::path::PathBuf;
 
+use dicom_core::{DataElement, PrimitiveValue, VR};
+use dicom_dictionary_std::tags;
+
+use super::anatomy::{Anatomy, AnatomySpec, Export, LUMBAR};
+use super::file::dicom_bytes;
 use super::spine::{self, Spine, SpineSpec};
 use super::{write_dicom, Phantom, Spec, Style, Syntax};
 use crate::error::{Result, RunError};
@@ -97,4 +102,79 @@ pub fn write_spines(set: &SpineSet) -> Result<usize> {
     }
     std::fs::write(set.out.join("rois.csv"), sidecar).map_err(output)?;
     Ok(set.seeds.len())
+}
+
+/// Anatomical AP spines with their true outlines.
+#[derive(Debug, Clone)]
+pub struct AnatomySet {
+    pub out: PathBuf,
+    pub rows: usize,
+    pub cols: usize,
+    pub spacing_mm: f64,
+    pub export: Export,
+    /// One file per seed.
+    pub seeds: Vec<u64>,
+}
+
+/// Writes the spines, `rois.csv` (L1–L4's true outlines as polygons) and `truth.csv` (each
+/// image's crest row, tilt and curve); returns how many spines.
+pub fn write_anatomies(set: &AnatomySet) -> Result<usize> {
+    let output = |e: std::io::Error| RunError::Output(format!("{}: {e}", set.out.display()));
+    std::fs::create_dir_all(&set.out).map_err(output)?;
+    let mut sidecar = String::from("path,roi,polygon\n");
+    let mut truth = String::from("path,crest_row,tilt_deg,curve_mm\n");
+    for &seed in &set.seeds {
+        let spine = Anatomy::generate(AnatomySpec {
+            rows: set.rows,
+            cols: set.cols,
+            spacing_mm: set.spacing_mm,
+            export: set.export,
+            seed,
+        })?;
+        let name = format!("anatomy-{seed}.dcm");
+        let bytes = dicom_bytes(
+            std::slice::from_ref(&spine.phantom),
+            Syntax::ImplicitLe,
+            &header_elements(set),
+        )?;
+        std::fs::write(set.out.join(&name), bytes).map_err(output)?;
+        for (label, outline) in LUMBAR.iter().zip(&spine.vertebrae) {
+            let points: Vec<String> = outline.iter().map(|(x, y)| format!("{x} {y}")).collect();
+            sidecar.push_str(&format!("{name},{label},\"{}\"\n", points.join("; ")));
+        }
+        truth.push_str(&format!(
+            "{name},{},{},{}\n",
+            spine.crest_row, spine.tilt_deg, spine.curve_mm
+        ));
+    }
+    std::fs::write(set.out.join("rois.csv"), sidecar).map_err(output)?;
+    std::fs::write(set.out.join("truth.csv"), truth).map_err(output)?;
+    Ok(set.seeds.len())
+}
+
+/// What the export says of itself: an AP spine, and its spacing — a display export by its
+/// Exposed Area, as GE's do; a raw one by Pixel Spacing.
+fn header_elements(set: &AnatomySet) -> Vec<super::file::Extra> {
+    let mm = set.spacing_mm;
+    let protocol = DataElement::new(
+        tags::PROTOCOL_NAME,
+        VR::LO,
+        PrimitiveValue::from("AP Spine"),
+    );
+    let spacing = match set.export {
+        Export::Display => {
+            let area = [set.cols, set.rows].map(|n| (n as f64 * mm).round() as u16);
+            vec![DataElement::new(
+                tags::EXPOSED_AREA,
+                VR::US,
+                PrimitiveValue::U16(area.to_vec().into()),
+            )]
+        }
+        Export::Raw(_) => vec![DataElement::new(
+            tags::PIXEL_SPACING,
+            VR::DS,
+            PrimitiveValue::from(format!("{mm}\\{mm}").as_str()),
+        )],
+    };
+    [vec![protocol], spacing].concat()
 }
