@@ -49,30 +49,22 @@ pub fn execute(task: Task) -> Result<()> {
     match task {
         Task::Run(config) => run(*config),
         Task::Merge(config) => merge::run(config),
-        Task::Phantoms(set) => {
-            let written = phantom::write_phantoms(&set)?;
-            let folder = set.out.display();
-            eprintln!("tbs-batch: wrote {written} phantom files to {folder}");
-            Ok(())
-        }
-        Task::Spines(set) => {
-            let written = phantom::write_spines(&set)?;
-            let folder = set.out.display();
-            eprintln!("tbs-batch: wrote {written} spine images and rois.csv to {folder}");
-            Ok(())
-        }
-        Task::Anatomies(set) => {
-            let written = phantom::write_anatomies(&set)?;
-            let folder = set.out.display();
-            eprintln!("tbs-batch: wrote {written} spines, rois.csv and truth.csv to {folder}");
-            Ok(())
-        }
-        Task::Delivery(set) => {
-            let written = phantom::write_delivery(&set)?;
-            let folder = set.out.display();
-            eprintln!("tbs-batch: wrote {written} visit archives and rois.csv to {folder}");
-            Ok(())
-        }
+        Task::Phantoms(set) => wrote(phantom::write_phantoms(&set), "phantom files", &set.out),
+        Task::Spines(set) => wrote(
+            phantom::write_spines(&set),
+            "spine images and rois.csv",
+            &set.out,
+        ),
+        Task::Anatomies(set) => wrote(
+            phantom::write_anatomies(&set),
+            "spines, rois.csv and truth.csv",
+            &set.out,
+        ),
+        Task::Delivery(set) => wrote(
+            phantom::write_delivery(&set),
+            "visit archives and rois.csv",
+            &set.out,
+        ),
         Task::Bench(cohort) => {
             eprintln!(
                 "tbs-batch bench: generating {} files and running both engines…",
@@ -82,6 +74,16 @@ pub fn execute(task: Task) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Says what a generator wrote, or passes on why it could not.
+fn wrote(written: Result<usize>, what: &str, folder: &Path) -> Result<()> {
+    eprintln!(
+        "tbs-batch: wrote {} {what} to {}",
+        written?,
+        folder.display()
+    );
+    Ok(())
 }
 
 /// A run of the main job, every flag already checked.
