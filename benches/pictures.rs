@@ -36,6 +36,7 @@ fn sheet(c: &mut Criterion) {
         frame: &frame,
         inverted: false,
         excluded: Some(tbs_batch::region::extremes(&frame)),
+        guides: Vec::new(),
         outlines: Vec::new(),
         curves: vec![Curve::new("image", PALETTE[0], Some(&variogram), fitted)],
         max_lag: 16,

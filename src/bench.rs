@@ -144,6 +144,7 @@ pub fn measure(
         hook: None,
         file_timeout: None,
         scans: Selection::all(),
+        locate: false,
     };
     let inputs = walk::walk(&[dir.to_path_buf()]);
     let mut sink = ResultsWriter::new(std::io::sink(), true)?;

@@ -26,6 +26,8 @@ pub enum FileError {
     PixelData(String),
     #[error("region: {0}")]
     Region(String),
+    #[error("automatic L1-L4: {0}")]
+    Locate(String),
     #[error("cannot fit the variogram: {0}")]
     Fit(String),
     #[error("input changed during the run: {0}")]

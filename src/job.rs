@@ -18,6 +18,7 @@ use crate::cohort::resume;
 use crate::cohort::shard::Shard;
 use crate::engine::{self, Choice, Engine};
 use crate::error::{Result, RunError};
+use crate::locate;
 use crate::phantom::{self, AnatomySet, DeliverySet, PhantomSet, SpineSet};
 use crate::picture::qc;
 use crate::picture::report::{self, Cohort};
@@ -261,6 +262,7 @@ fn parameters(config: &Config) -> Result<Parameters> {
         key_check: s.pseudonym.as_ref().map(|p| p.key_check()),
         max_pixels: s.max_pixels,
         scans: s.scans.to_string(),
+        roi_auto: s.locate.then(|| locate::VERSION.to_string()),
     })
 }
 

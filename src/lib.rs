@@ -19,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod fit;
 pub mod job;
+pub mod locate;
 pub mod phantom;
 pub mod picture;
 pub mod pipeline;

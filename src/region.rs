@@ -80,6 +80,8 @@ impl Inside {
 pub enum RoiSource {
     /// Lines of the `--roi` sidecar.
     Sidecar,
+    /// Located on the image (`--roi auto`).
+    Auto,
     /// None were given: the whole frame is the region.
     Image,
 }
@@ -88,6 +90,7 @@ impl RoiSource {
     pub fn name(self) -> &'static str {
         match self {
             RoiSource::Sidecar => "sidecar",
+            RoiSource::Auto => "auto",
             RoiSource::Image => "image",
         }
     }

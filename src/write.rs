@@ -21,13 +21,14 @@ struct Column {
 
 /// The results file's columns, in order: each name beside the cell it heads, so the two cannot
 /// drift apart.
-const COLUMNS: [Column; 32] = [
+const COLUMNS: [Column; 33] = [
     column("path", |r| r.path.clone()),
     column("frame", |r| optional(r.frame)),
     column("roi", |r| r.roi.clone()),
     column("roi_source", |r| {
         optional(r.region.source.map(|s| s.name()))
     }),
+    column("roi_quality", |r| optional(r.region.quality)),
     column("status", |r| if r.is_ok() { "ok" } else { "error" }.into()),
     column("error", |r| match &r.outcome {
         Outcome::Ok(_) => String::new(),
@@ -141,6 +142,8 @@ pub struct ResultRow {
 pub struct RegionFacts {
     /// Where the frame's regions came from; `None` when the file failed before any frame.
     pub source: Option<RoiSource>,
+    /// For regions located on the image: the location's quality, 0–1.
+    pub quality: Option<f64>,
     /// Pixels of the region left out for holding the frame's extreme values; `None` when the
     /// region was never cut out (the file or frame failed first).
     pub excluded: Option<u64>,

@@ -152,9 +152,11 @@ pub struct RunArgs {
     /// total-body, other, unknown), or `all`; images of other types are skipped and counted.
     #[arg(long, value_name = "LIST", default_value = "ap-spine,unknown")]
     pub scans: String,
-    /// Regions to score (rectangles, polygons, masks), one CSV line each; see the README.
-    #[arg(long, value_name = "FILE")]
-    pub roi: Option<PathBuf>,
+    /// Regions to score: a sidecar FILE (rectangles, polygons, masks, one CSV line each; see
+    /// the README), or `auto` to locate L1-L4 on AP spines; both (`--roi FILE --roi auto`)
+    /// take the sidecar's lines where it has them and locate the rest.
+    #[arg(long, value_name = "FILE|auto")]
+    pub roi: Vec<String>,
     /// Leave pixels at the frame's minimum and maximum stored value out of every region:
     /// `auto` does for 8-bit (display-processed) images, whose extremes are background and
     /// saturated fill, and not for deeper ones.

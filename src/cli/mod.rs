@@ -9,6 +9,7 @@ pub use args::{
     RunArgs, SpineArgs, SyntaxArg,
 };
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,14 +51,15 @@ fn run(args: &RunArgs) -> Result<Config> {
         ));
     }
     check_max_lag(args.max_lag)?;
+    let roi = Roi::parse(&args.roi)?;
     let settings = Settings {
         max_lag: args.max_lag,
         fit: fit_spec(args)?,
         spacing: check_spacing(args.spacing)?,
         jobs: threads(args.jobs)?,
         extremes: args.extremes.into(),
-        sidecar: args
-            .roi
+        sidecar: roi
+            .file
             .as_deref()
             .map(Sidecar::load)
             .transpose()?
@@ -72,6 +74,7 @@ fn run(args: &RunArgs) -> Result<Config> {
         file_timeout: file_timeout(args.file_timeout.as_deref())?,
         scans: Selection::parse(&args.scans)
             .map_err(|e| RunError::Config(format!("--scans {}: {e}", args.scans)))?,
+        locate: roi.auto,
     };
     let engine = match (args.cpu, args.gpu) {
         (true, _) => Choice::Cpu,
@@ -87,11 +90,39 @@ fn run(args: &RunArgs) -> Result<Config> {
         save_roi: args.save_roi.clone(),
         resume: args.resume,
         shard: Shard::choose(args.shard, |k| std::env::var(k).ok())?,
-        roi: args.roi.clone(),
+        roi: roi.file,
         qc: args.qc.clone(),
         report: args.report.clone(),
         command: std::env::args().collect(),
     })
+}
+
+/// What the `--roi` flags ask for: at most one sidecar, and whether to locate the rest.
+struct Roi {
+    file: Option<PathBuf>,
+    auto: bool,
+}
+
+impl Roi {
+    fn parse(values: &[String]) -> Result<Roi> {
+        let mut roi = Roi {
+            file: None,
+            auto: false,
+        };
+        for v in values {
+            if v == "auto" {
+                roi.auto = true;
+            } else if let Some(first) = &roi.file {
+                return Err(RunError::Config(format!(
+                    "--roi {v}: one sidecar per run (already --roi {}); join them into one file",
+                    first.display()
+                )));
+            } else {
+                roi.file = Some(PathBuf::from(v));
+            }
+        }
+        Ok(roi)
+    }
 }
 
 /// `--file-timeout`: seconds (`90`, `0.5`) or a duration (`2m`, `500ms`); 0 means no limit.

@@ -63,6 +63,9 @@ pub struct Parameters {
     /// every image.
     #[serde(default = "every_scan")]
     pub scans: String,
+    /// `--roi auto`: the locator's version, whose regions these are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roi_auto: Option<String>,
 }
 
 fn every_scan() -> String {
@@ -104,6 +107,8 @@ impl Parameters {
         };
         differ("--pseudonymize", key(self), key(other));
         differ("--scans", self.scans.clone(), other.scans.clone());
+        let auto = |p: &Parameters| or_none(p.roi_auto.clone());
+        differ("--roi auto", auto(self), auto(other));
         differ(
             "max_pixels",
             self.max_pixels.to_string(),

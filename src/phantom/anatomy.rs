@@ -99,6 +99,23 @@ impl Anatomy {
     }
 }
 
+impl Anatomy {
+    /// L1–L4's true outlines as polygon sidecar lines for the image at `path`.
+    pub fn sidecar_lines(&self, path: &str) -> String {
+        LUMBAR
+            .iter()
+            .zip(&self.vertebrae)
+            .map(|(label, outline)| {
+                let points: Vec<String> = outline.iter().map(|(x, y)| format!("{x} {y}")).collect();
+                format!("{path},{label},\"{}\"\n", points.join("; "))
+            })
+            .collect()
+    }
+}
+
+/// The sidecar's header for [`Anatomy::sidecar_lines`].
+pub const SIDECAR_HEADER: &str = "path,roi,polygon\n";
+
 fn check(spec: &AnatomySpec) -> Result<()> {
     if !(0.2..=0.35).contains(&spec.spacing_mm) {
         return Err(RunError::Config(format!(
@@ -135,10 +152,14 @@ impl Scene {
         curve_mm: f64,
     ) -> Scene {
         let disc = rng.random_range(8.0..11.0);
-        let heights: Vec<f64> = (0..6).map(|_| rng.random_range(25.0..30.0)).collect();
+        // Bodies grow taller down the spine, each level a little off the trend.
+        let base = rng.random_range(22.5..26.0);
+        let heights: Vec<f64> = (0..6)
+            .map(|i| base + 0.6 * i as f64 + rng.random_range(-1.0..1.0))
+            .collect();
         let x0 = width_mm / 2.0 + rng.random_range(-10.0..10.0);
-        // L4/L5 disc about 15 mm above the bottom, so the crests and part of L5 show.
-        let l45 = height_mm - rng.random_range(14.0..20.0);
+        // The L4/L5 disc 18–26 mm above the bottom, so the crests and most of L5 show.
+        let l45 = height_mm - rng.random_range(18.0..26.0);
         let tilt = tilt_deg.to_radians();
         let centre_x = |y: f64| {
             let t = (l45 - y) / 160.0;
@@ -227,10 +248,10 @@ impl Scene {
         };
         let top = self.crest_top + 0.004 * (side - 45.0).powi(2);
         let depth = y - top;
-        if (0.0..8.0).contains(&depth) {
-            0.75
-        } else if depth >= 8.0 {
-            0.45
+        if (0.0..6.0).contains(&depth) {
+            0.85
+        } else if depth >= 6.0 {
+            0.5
         } else {
             0.0
         }
@@ -245,6 +266,8 @@ impl Scene {
         let noise = rng.random_range(0.005..0.02);
         // The waist is narrower than the pelvis: soft tissue widens toward the crests.
         let waist = self.width_mm * rng.random_range(0.3..0.4);
+        // Soft tissue as thick as a lean or an obese abdomen makes it.
+        let thickness = rng.random_range(0.18..0.34);
         let height_mm = rows as f64 * s;
         let half_tissue = |y: f64| waist + 0.3 * self.width_mm * (y / height_mm).powi(3);
         let centre = self.bodies[3].cx;
@@ -254,8 +277,11 @@ impl Scene {
                 let (r, c) = (i / cols, i % cols);
                 let (x, y) = ((c as f64 + 0.5) * s, (r as f64 + 0.5) * s);
                 let soft = (x - centre).abs() < half_tissue(y);
-                let attenuation = if soft { 0.25 + 0.02 * tissue[i] } else { 0.0 }
-                    + 0.55 * self.bone(x, y, texture[i])
+                let attenuation = if soft {
+                    thickness + 0.03 * tissue[i]
+                } else {
+                    0.0
+                } + 0.55 * self.bone(x, y, texture[i])
                     + noise * gaussian(&mut noise_rng);
                 export(spec, r, soft, attenuation)
             })
@@ -283,8 +309,9 @@ impl Scene {
 fn export(spec: &AnatomySpec, row: usize, soft: bool, attenuation: f64) -> i32 {
     match spec.export {
         Export::Display => {
-            let band = spec.rows / 25;
-            if row < band || row >= spec.rows - band {
+            // Off-scan fill: a band above and below.
+            let (above, below) = (spec.rows / 50, spec.rows / 50);
+            if row < above || row >= spec.rows - below {
                 252
             } else if !soft {
                 0

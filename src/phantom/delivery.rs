@@ -3,8 +3,8 @@
 //! Femur, Left and Right Ortho Knee, LVA, and Total Body twice — told apart only by Protocol
 //! Name (Series Description is "DXA Images", Body Part Examined empty), with Exposed Area for
 //! spacing and Patient's Size and Weight, and members named by their UIDs as the real ones
-//! are. The AP spines come from the `spine` generator with their true regions in `rois.csv`,
-//! named by archive member.
+//! are. The AP spines are drawn from anatomy (`anatomy`) with their true L1–L4 outlines in
+//! `rois.csv`, named by archive member.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
+use super::anatomy::{self, Anatomy, AnatomySpec, Export};
 use super::file::{dicom_bytes, Extra};
 use super::spine::{self, Spine, SpineSpec};
 use super::{fbm_surface, Phantom, Spec, Style, Syntax};
@@ -49,7 +50,7 @@ const SCANS: [(&str, usize, usize, [u16; 2]); 8] = [
 struct Member {
     name: String,
     bytes: Vec<u8>,
-    spine: Option<Spine>,
+    spine: Option<Anatomy>,
 }
 
 /// Who was scanned at a visit, as the header records it.
@@ -77,7 +78,7 @@ impl Participant {
 pub fn write_delivery(set: &DeliverySet) -> Result<usize> {
     let output = |e: String| RunError::Output(format!("{}: {e}", set.out.display()));
     std::fs::create_dir_all(&set.out).map_err(|e| output(e.to_string()))?;
-    let mut sidecar = String::from(spine::SIDECAR_HEADER);
+    let mut sidecar = String::from(anatomy::SIDECAR_HEADER);
     for visit in 0..set.visits {
         let mut rng = ChaCha8Rng::seed_from_u64(set.seed.wrapping_add(visit as u64));
         let who = Participant::of(visit, &mut rng);
@@ -124,15 +125,24 @@ fn member(
     &Draw { seed, hursts, name }: &Draw,
 ) -> Result<Member> {
     let (phantom, spine) = match protocol {
-        "AP Spine" | "LVA" => {
+        "AP Spine" => {
+            let spine = Anatomy::generate(AnatomySpec {
+                rows,
+                cols,
+                spacing_mm: f64::from(area[0]) / cols as f64,
+                export: Export::Display,
+                seed,
+            })?;
+            (spine.phantom.clone(), Some(spine))
+        }
+        "LVA" => {
             let spine = Spine::generate(SpineSpec {
                 rows,
                 cols,
                 hursts,
                 seed,
             })?;
-            let phantom = spine.phantom.clone();
-            (phantom, (protocol == "AP Spine").then_some(spine))
+            (spine.phantom, None)
         }
         _ => (shaped(rows, cols, seed, shape_of(protocol))?, None),
     };

@@ -18,6 +18,7 @@ pub use sets::{write_anatomies, write_phantoms, write_spines, AnatomySet, Phanto
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;
 
@@ -119,18 +120,25 @@ pub fn fbm_surface(rows: usize, cols: usize, hurst: f64, seed: u64) -> Vec<f64> 
         (2 * rows).next_power_of_two(),
         (2 * cols).next_power_of_two(),
     );
+    // The spectrum depends on |fx| and |fy| only: one quadrant, in parallel; the random draws
+    // in order, so the surface is the same on any core count.
+    let (qn, qm) = (n / 2 + 1, m / 2 + 1);
+    let quadrant: Vec<f64> = (0..qn * qm)
+        .into_par_iter()
+        .map(|i| {
+            let (fy, fx) = (frequency(i / qm, n), frequency(i % qm, m));
+            aliased_power(fx, fy, hurst).sqrt()
+        })
+        .collect();
+    let folded = |i: usize, len: usize| if i <= len / 2 { i } else { len - i };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut grid: Vec<Complex<f64>> = (0..n * m)
         .map(|i| {
-            let (fy, fx) = (frequency(i / m, n), frequency(i % m, m));
-            let amplitude = aliased_power(fx, fy, hurst).sqrt();
-            Complex::new(gaussian(&mut rng), gaussian(&mut rng)) * amplitude
+            let a = quadrant[folded(i / m, n) * qm + folded(i % m, m)];
+            Complex::new(gaussian(&mut rng), gaussian(&mut rng)) * a
         })
         .collect();
-    inverse_fft_2d(&mut grid, n, m);
-    (0..rows * cols)
-        .map(|i| grid[(i / cols) * m + i % cols].re)
-        .collect()
+    inverse_fft_2d(&mut grid, (n, m), rows, cols)
 }
 
 /// Periodic images of the spectrum summed into each bin. Sampling folds the continuous spectrum
@@ -144,6 +152,8 @@ fn aliased_power(fx: f64, fy: f64, hurst: f64) -> f64 {
     if fx == 0.0 && fy == 0.0 {
         return 0.0;
     }
+    // Summed at |f|, so that ±f give the same bits.
+    let (fx, fy) = (fx.abs(), fy.abs());
     let mut total = 0.0;
     for a in -ALIASES..=ALIASES {
         for b in -ALIASES..=ALIASES {
@@ -171,23 +181,31 @@ pub(super) fn gaussian(rng: &mut impl Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-fn inverse_fft_2d(grid: &mut [Complex<f64>], n: usize, m: usize) {
+/// The real part of the 2-D inverse FFT of the `n × m` grid, only its first `rows × cols`
+/// (the rest is padding against periodicity): rows transformed in parallel, then only the
+/// `cols` columns kept, each on its own.
+fn inverse_fft_2d(
+    grid: &mut [Complex<f64>],
+    (n, m): (usize, usize),
+    rows: usize,
+    cols: usize,
+) -> Vec<f64> {
     let mut planner = FftPlanner::new();
     let row_fft = planner.plan_fft_inverse(m);
-    for row in grid.chunks_exact_mut(m) {
-        row_fft.process(row);
-    }
+    grid.par_chunks_exact_mut(m)
+        .for_each(|row| row_fft.process(row));
     let col_fft = planner.plan_fft_inverse(n);
-    let mut column = vec![Complex::new(0.0, 0.0); n];
-    for c in 0..m {
-        for (r, v) in column.iter_mut().enumerate() {
-            *v = grid[r * m + c];
-        }
-        col_fft.process(&mut column);
-        for (r, v) in column.iter().enumerate() {
-            grid[r * m + c] = *v;
-        }
-    }
+    let columns: Vec<Vec<f64>> = (0..cols)
+        .into_par_iter()
+        .map(|c| {
+            let mut column: Vec<Complex<f64>> = (0..n).map(|r| grid[r * m + c]).collect();
+            col_fft.process(&mut column);
+            column[..rows].iter().map(|v| v.re).collect()
+        })
+        .collect();
+    (0..rows * cols)
+        .map(|i| columns[i % cols][i / cols])
+        .collect()
 }
 
 /// Maps the surface linearly onto `lo..=hi`, using the central 90 % of the range.

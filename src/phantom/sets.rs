@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 
-use super::anatomy::{Anatomy, AnatomySpec, Export, LUMBAR};
+use super::anatomy::{self, Anatomy, AnatomySpec, Export};
 use super::file::dicom_bytes;
 use super::spine::{self, Spine, SpineSpec};
 use super::{write_dicom, Phantom, Spec, Style, Syntax};
@@ -121,7 +121,7 @@ pub struct AnatomySet {
 pub fn write_anatomies(set: &AnatomySet) -> Result<usize> {
     let output = |e: std::io::Error| RunError::Output(format!("{}: {e}", set.out.display()));
     std::fs::create_dir_all(&set.out).map_err(output)?;
-    let mut sidecar = String::from("path,roi,polygon\n");
+    let mut sidecar = String::from(anatomy::SIDECAR_HEADER);
     let mut truth = String::from("path,crest_row,tilt_deg,curve_mm\n");
     for &seed in &set.seeds {
         let spine = Anatomy::generate(AnatomySpec {
@@ -138,10 +138,7 @@ pub fn write_anatomies(set: &AnatomySet) -> Result<usize> {
             &header_elements(set),
         )?;
         std::fs::write(set.out.join(&name), bytes).map_err(output)?;
-        for (label, outline) in LUMBAR.iter().zip(&spine.vertebrae) {
-            let points: Vec<String> = outline.iter().map(|(x, y)| format!("{x} {y}")).collect();
-            sidecar.push_str(&format!("{name},{label},\"{}\"\n", points.join("; ")));
-        }
+        sidecar.push_str(&spine.sidecar_lines(&name));
         truth.push_str(&format!(
             "{name},{},{},{}\n",
             spine.crest_row, spine.tilt_deg, spine.curve_mm

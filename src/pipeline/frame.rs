@@ -7,7 +7,8 @@ use crate::decode::{DicomFile, Frame, Geometry};
 use crate::engine::Variogram;
 use crate::error::{FileError, FileResult};
 use crate::fit;
-use crate::region::sidecar::Entry;
+use crate::locate::{self, Location};
+use crate::region::sidecar::{Entry, LineShape, SavedRegion};
 use crate::region::{self, Patch, RoiSource, Shape};
 use crate::write::{Outcome, RegionFacts, ResultRow, VariogramRecord};
 
@@ -18,6 +19,8 @@ struct At<'a> {
     /// 0-based.
     index: u32,
     source: RoiSource,
+    /// The quality of the frame's automatic regions.
+    quality: Option<f64>,
 }
 
 /// One of the frame's regions as the sidecar gives it, or the whole frame.
@@ -38,16 +41,18 @@ pub(super) fn score(
     entries: &[&Entry],
     report: &mut FileReport,
 ) {
-    let source = if entries.is_empty() {
-        RoiSource::Image
-    } else {
-        RoiSource::Sidecar
+    let auto = entries.is_empty() && scoring.locates(&file.meta);
+    let source = match (entries.is_empty(), auto) {
+        (false, _) => RoiSource::Sidecar,
+        (true, true) => RoiSource::Auto,
+        (true, false) => RoiSource::Image,
     };
-    let at = At {
+    let mut at = At {
         scoring,
         file,
         index,
         source,
+        quality: None,
     };
     let (rows_from, sums_from) = (report.rows.len(), report.variograms.len());
     let frame = match file.frame(geometry, index) {
@@ -64,11 +69,25 @@ pub(super) fn score(
         .extremes
         .excludes(geometry.layout.bits_stored)
         .then(|| region::extremes(&frame));
-    let regions = regions(entries);
-    let cuts = cut(&frame, &regions, excluded_values);
-    let sums = at.sum(&frame, &cuts, report);
-    let scored = at.fit_each(&regions, &cuts, &sums, report);
-    at.pool(&regions, &scored, report);
+    let meta = &file.meta;
+    let located = auto.then(|| locate::locate(&frame, meta.pixel_spacing, meta.monochrome1));
+    let regions = match &located {
+        None => regions(entries),
+        Some(Ok(found)) => {
+            at.quality = Some(found.quality);
+            at.keep(found, report)
+        }
+        Some(Err(why)) => {
+            at.unlocated(why, report);
+            Vec::new()
+        }
+    };
+    if !regions.is_empty() {
+        let cuts = cut(&frame, &regions, excluded_values);
+        let sums = at.sum(&frame, &cuts, report);
+        let scored = at.fit_each(&regions, &cuts, &sums, report);
+        at.pool(&regions, &scored, report);
+    }
     if let Some(hook) = &scoring.settings.hook {
         let view = FrameView {
             input: scoring.input.display(),
@@ -81,6 +100,7 @@ pub(super) fn score(
                 .iter()
                 .map(|r| (r.label.as_str(), r.shape.as_ref().ok()))
                 .collect(),
+            location: located.as_ref().and_then(|l| l.as_ref().ok()),
             rows: &report.rows[rows_from..],
             variograms: &report.variograms[sums_from..],
             fit: &scoring.settings.fit,
@@ -144,6 +164,36 @@ fn cut(frame: &Frame, regions: &[Region], excluded_values: Option<(u16, u16)>) -
 }
 
 impl At<'_> {
+    /// The located vertebrae as the frame's regions, kept for `--save-roi` too.
+    fn keep(&self, found: &Location, report: &mut FileReport) -> Vec<Region<'static>> {
+        let path = self.scoring.input.display();
+        locate::LABELS
+            .iter()
+            .zip(&found.vertebrae)
+            .map(|(label, outline)| {
+                report.regions.push(SavedRegion {
+                    path: path.clone(),
+                    frame: self.index + 1,
+                    roi: label.to_string(),
+                    shape: LineShape::Polygon(outline.clone()),
+                });
+                Region {
+                    label: label.to_string(),
+                    place: None,
+                    shape: Ok(Shape::Polygon(outline.clone())),
+                }
+            })
+            .collect()
+    }
+
+    /// Error rows for the vertebrae and the pooled row of a frame whose L1–L4 were not found.
+    fn unlocated(&self, why: &str, report: &mut FileReport) {
+        let e = FileError::Locate(why.to_string()).one_line();
+        for label in locate::LABELS.iter().chain([&pool::LABEL]) {
+            report.rows.push(self.row(label, Outcome::Error(e.clone())));
+        }
+    }
+
     /// The engine's sums of every patch, or why there are none; a lost engine is also marked
     /// on the report, which stops the run.
     fn sum(
@@ -229,6 +279,7 @@ impl At<'_> {
         report.rows.push(ResultRow {
             region: RegionFacts {
                 source: Some(self.source),
+                quality: self.quality,
                 ..facts
             },
             ..self.row(&label, outcome)
@@ -255,6 +306,7 @@ impl At<'_> {
             outcome,
             region: RegionFacts {
                 source: Some(self.source),
+                quality: self.quality,
                 ..RegionFacts::default()
             },
             engine: self.scoring.engine.name(),

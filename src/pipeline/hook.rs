@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::decode::{Frame, Meta};
 use crate::fit::FitSpec;
+use crate::locate::Location;
 use crate::region::Shape;
 use crate::write::{ResultRow, VariogramRecord};
 
@@ -28,6 +29,8 @@ pub struct FrameView<'a> {
     pub excluded_values: Option<(u16, u16)>,
     /// Each region's label and, when it could be read, its shape, in sidecar order.
     pub regions: Vec<(&'a str, Option<&'a Shape>)>,
+    /// What `--roi auto` found on the frame: the disc lines and the crests' level.
+    pub location: Option<&'a Location>,
     /// The frame's rows, the pooled row included, and their sums.
     pub rows: &'a [ResultRow],
     pub variograms: &'a [VariogramRecord],

@@ -29,7 +29,7 @@ use crate::error::{FileError, FileResult, Result, RunError};
 use crate::fit::FitSpec;
 use crate::region::sidecar::{Entry, SavedRegion, Sidecar};
 use crate::region::{Extremes, RoiSource};
-use crate::scan::{self, Selection};
+use crate::scan::{self, ScanType, Selection};
 use crate::schedule::{self, Job, Pool};
 use crate::walk::{Contents, Input, Skip};
 use crate::write::{Outcome, RegionFacts, ResultRow, VariogramRecord};
@@ -58,6 +58,8 @@ pub struct Settings {
     pub file_timeout: Option<Duration>,
     /// `--scans`: the scan types scored; images of other types are skipped.
     pub scans: Selection,
+    /// `--roi auto`: AP spines (and unknown scans) without sidecar lines get L1–L4 located.
+    pub locate: bool,
 }
 
 impl Settings {
@@ -212,6 +214,16 @@ impl<'a> Scoring<'a> {
             why: SkipReason::Scan(recognised),
             sha256: file.meta.sha256.clone(),
         })
+    }
+
+    /// Whether a frame of this file with no sidecar line has its L1–L4 located: with
+    /// `--roi auto`, for AP spines and images whose header names no scan.
+    fn locates(&self, meta: &Meta) -> bool {
+        let spine = meta
+            .scan
+            .as_ref()
+            .is_none_or(|r| matches!(r.scan, ScanType::ApSpine | ScanType::Unknown));
+        self.settings.locate && spine
     }
 
     /// The sidecar's lines about this file, every frame's.

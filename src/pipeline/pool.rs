@@ -58,6 +58,7 @@ pub(super) fn vertebrae(
             valid.iter().filter_map(|s| s.tbs).sum::<f64>() / valid.len() as f64,
         ),
         source: None,
+        quality: None,
     };
     Some(Ok((variogram, facts)))
 }

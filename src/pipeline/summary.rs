@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{FileReport, SkipReason};
+use crate::locate;
+use crate::region::RoiSource;
 use crate::scan::ScanType;
 
 /// Counts for the closing summary line.
@@ -17,6 +19,11 @@ pub struct Summary {
     pub skipped_scans: BTreeMap<ScanType, usize>,
     pub rows_ok: usize,
     pub rows_failed: usize,
+    /// `--roi auto`: frames whose L1–L4 were located, how many of them below the review
+    /// threshold, and frames where they could not be.
+    pub located: usize,
+    pub flagged: usize,
+    pub unlocated: usize,
     pub elapsed: Duration,
     /// The process's peak resident memory, where the system reports it.
     pub peak_bytes: Option<u64>,
@@ -33,6 +40,20 @@ impl Summary {
             self.files_failed += 1;
         } else {
             self.files_ok += 1;
+        }
+        // A frame's automatic regions show on its first vertebra's row.
+        for row in report
+            .rows
+            .iter()
+            .filter(|r| r.roi == locate::LABELS[0] && r.region.source == Some(RoiSource::Auto))
+        {
+            match row.region.quality {
+                Some(q) => {
+                    self.located += 1;
+                    self.flagged += usize::from(q < locate::REVIEW_BELOW);
+                }
+                None => self.unlocated += 1,
+            }
         }
         let ok = report.rows.iter().filter(|r| r.is_ok()).count();
         self.rows_ok += ok;
@@ -60,6 +81,16 @@ impl std::fmt::Display for Summary {
                 .map(|(scan, n)| format!("{n} {scan}"))
                 .collect();
             write!(f, ", {total} skipped by --scans ({})", each.join(", "))?;
+        }
+        if self.located + self.unlocated > 0 {
+            write!(
+                f,
+                "; L1-L4 located on {} frames ({} below roi_quality {}: review them), not found on {}",
+                self.located,
+                self.flagged,
+                locate::REVIEW_BELOW,
+                self.unlocated
+            )?;
         }
         write!(
             f,

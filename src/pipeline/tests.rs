@@ -50,6 +50,7 @@ fn settings() -> Settings {
         hook: None,
         file_timeout: None,
         scans: crate::scan::Selection::default_types(),
+        locate: false,
     }
 }
 

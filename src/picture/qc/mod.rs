@@ -26,7 +26,7 @@ use crate::error::{FileError, FileResult};
 use crate::fit::{self, Fit, FitRange};
 use crate::region::Shape;
 use chart::variogram_chart;
-use outline::draw_outline;
+use outline::{draw_guide, draw_outline};
 use pixels::shown_image;
 
 /// The sheet's size in pixels.
@@ -56,8 +56,19 @@ pub struct Sheet<'a> {
     pub excluded: Option<(u16, u16)>,
     /// The regions drawn on the image, in the colours of their curves.
     pub outlines: Vec<Outline>,
+    /// Lines that show how automatic regions were found: disc midlines, the crests' level.
+    pub guides: Vec<Guide>,
     pub curves: Vec<Curve>,
     pub max_lag: usize,
+}
+
+/// A straight line drawn on the image, from and to (x, y) in image coordinates, with an
+/// optional label at its right end.
+pub struct Guide {
+    pub from: (f64, f64),
+    pub to: (f64, f64),
+    pub colour: RGBColor,
+    pub label: Option<String>,
 }
 
 /// A region drawn on the image.
@@ -161,6 +172,9 @@ fn draw(sheet: &Sheet) -> Drawn<Vec<u8>> {
         let image = root
             .clone()
             .shrink((place.left, place.top), shown.dimensions());
+        for guide in &sheet.guides {
+            draw_guide(&image, guide, place.scale)?;
+        }
         for outline in &sheet.outlines {
             draw_outline(&image, outline, place.scale)?;
         }
@@ -270,6 +284,7 @@ mod tests {
             frame: &frame,
             inverted: false,
             excluded: None,
+            guides: Vec::new(),
             outlines: vec![
                 Outline {
                     label: "L1".into(),
@@ -322,6 +337,7 @@ mod tests {
         };
         let sheet = Sheet {
             outlines: vec![beyond],
+            guides: Vec::new(),
             ..sheet
         };
         // The image's last column is at left + 421; a 2-pixel stroke may reach 2 beyond.

@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::Outline;
+use super::{Guide, Outline};
 use crate::picture::{drawing, Drawn, FONT};
 use crate::region::Shape;
 
@@ -64,6 +64,31 @@ pub(super) fn draw_outline(
         at(corner.0, corner.1),
         outline.colour,
     )
+}
+
+/// A guide line, one pixel wide, labelled at its right end.
+pub(super) fn draw_guide(
+    image: &DrawingArea<BitMapBackend, Shift>,
+    guide: &Guide,
+    scale: f64,
+) -> Drawn<()> {
+    let at = |(x, y): (f64, f64)| ((x * scale).round() as i32, (y * scale).round() as i32);
+    let (from, to) = (at(guide.from), at(guide.to));
+    image
+        .draw(&PathElement::new(
+            vec![from, to],
+            guide.colour.stroke_width(1),
+        ))
+        .map_err(drawing)?;
+    match &guide.label {
+        Some(text) => {
+            let style = (FONT, 13).into_font().color(&guide.colour);
+            image
+                .draw(&Text::new(text.clone(), (to.0 - 60, to.1 - 16), style))
+                .map_err(drawing)
+        }
+        None => Ok(()),
+    }
 }
 
 /// A label in the region's colour on a dark plate, so it reads on any gray level.

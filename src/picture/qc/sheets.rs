@@ -5,7 +5,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use plotters::style::RGBColor;
 
-use super::{file_name, render, Curve, Outline, Sheet};
+use super::{file_name, render, Curve, Guide, Outline, Sheet};
 use crate::error::FileError;
 use crate::picture::{PALETTE, POOLED};
 use crate::pipeline::{FrameHook, FrameView, Picture};
@@ -18,13 +18,14 @@ pub struct Sheets;
 impl FrameHook for Sheets {
     fn look(&self, view: &FrameView) -> Option<Picture> {
         let sheet = Sheet {
-            title: format!("{} — frame {} of {}", view.input, view.index, view.frames),
+            title: title(view),
             facts: facts(view),
             frame: view.frame,
             inverted: view.meta.monochrome1,
             excluded: view.excluded_values,
             curves: curves(view),
             outlines: outlines(view),
+            guides: guides(view),
             max_lag: view.max_lag,
         };
         Some(Picture {
@@ -36,6 +37,42 @@ impl FrameHook for Sheets {
         })
     }
 }
+
+/// The input and frame, after how sure an automatic location is (first, so a long path cannot
+/// hide it).
+fn title(view: &FrameView) -> String {
+    let frame = format!("{} — frame {} of {}", view.input, view.index, view.frames);
+    match view.location {
+        Some(l) if l.flagged() => format!("REVIEW: auto L1-L4 quality {:.2} · {frame}", l.quality),
+        Some(l) => format!("auto L1-L4 quality {:.2} · {frame}", l.quality),
+        None => frame,
+    }
+}
+
+/// The disc midlines and the crests' level of an automatic location.
+fn guides(view: &FrameView) -> Vec<Guide> {
+    let Some(location) = view.location else {
+        return Vec::new();
+    };
+    let disc = |&(from, to): &((f64, f64), (f64, f64))| Guide {
+        from,
+        to,
+        colour: DISC,
+        label: None,
+    };
+    let (from, to) = location.crests;
+    let crests = Guide {
+        from,
+        to,
+        colour: CREST,
+        label: Some("crests".into()),
+    };
+    location.discs.iter().map(disc).chain([crests]).collect()
+}
+
+/// Disc midlines in white, the crests' level in yellow: apart from every region's colour.
+const DISC: RGBColor = RGBColor(255, 255, 255);
+const CREST: RGBColor = RGBColor(255, 220, 0);
 
 /// The sheet's second line: what a reader needs to judge the picture, and nothing that differs
 /// between engines.

@@ -1,0 +1,214 @@
+//! The spine's midline: the brightest band of body width running down the image, found as the
+//! best path through every row (dynamic programming, so ribs, crests and noise cannot pull it
+//! off course for long), then smoothed to a cubic in the row.
+
+use super::work::Work;
+
+/// The midline: column as a cubic in the row, over the rows that hold the spine.
+#[derive(Debug, Clone)]
+pub(super) struct Midline {
+    /// x = c0 + c1·t + c2·t² + c3·t³, t = (y − mid) / half, in work pixels.
+    coefficients: [f64; 4],
+    mid: f64,
+    half: f64,
+    /// The first and last work rows that hold data.
+    pub first_row: usize,
+    pub last_row: usize,
+    /// The path's mean ridge contrast: how much brighter the band is than beside it.
+    pub contrast: f64,
+}
+
+/// Half the band's width, mm: narrower than any lumbar body, so the band lies inside one.
+const HALF_BAND_MM: f64 = 14.0;
+
+/// A row's share of blocks with data below which it is fill, not image.
+const MIN_COVERAGE: f64 = 0.2;
+
+impl Midline {
+    /// The midline of `work`, or `None` where no rows hold data.
+    pub fn find(work: &Work) -> Option<Midline> {
+        let rows: Vec<usize> = (0..work.rows)
+            .filter(|&r| work.row_coverage(r) >= MIN_COVERAGE)
+            .collect();
+        let (&first_row, &last_row) = (rows.first()?, rows.last()?);
+        let half = work.px(HALF_BAND_MM).round().max(1.0) as usize;
+        let ridge: Vec<Vec<f64>> = (first_row..=last_row)
+            .map(|r| ridge_row(work, r, half))
+            .collect();
+        let path = best_path(&ridge, work.cols, 3 * half)?;
+        let contrast =
+            path.iter().zip(&ridge).map(|(&c, row)| row[c]).sum::<f64>() / path.len() as f64;
+        let points: Vec<(f64, f64)> = path
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| ((first_row + i) as f64 + 0.5, c as f64 + 0.5))
+            .collect();
+        let (mid, span) = (
+            (first_row + last_row + 1) as f64 / 2.0,
+            ((last_row + 1 - first_row) as f64 / 2.0).max(1.0),
+        );
+        Some(Midline {
+            coefficients: cubic_fit(&points, mid, span),
+            mid,
+            half: span,
+            first_row,
+            last_row,
+            contrast,
+        })
+    }
+
+    /// The same line in the coordinates of an image `k` times finer.
+    pub fn finer(&self, k: usize) -> Midline {
+        let f = k as f64;
+        Midline {
+            coefficients: self.coefficients.map(|c| c * f),
+            mid: self.mid * f,
+            half: self.half * f,
+            first_row: self.first_row * k,
+            last_row: self.last_row * k + k - 1,
+            contrast: self.contrast,
+        }
+    }
+
+    /// The midline's column at continuous row y.
+    pub fn x(&self, y: f64) -> f64 {
+        let t = (y - self.mid) / self.half;
+        let [a, b, c, d] = self.coefficients;
+        a + t * (b + t * (c + t * d))
+    }
+
+    /// dx/dy at row y.
+    pub fn slope(&self, y: f64) -> f64 {
+        let t = (y - self.mid) / self.half;
+        let [_, b, c, d] = self.coefficients;
+        (b + t * (2.0 * c + t * 3.0 * d)) / self.half
+    }
+
+    /// The unit vector across the spine at row y, pointing to increasing x.
+    pub fn across(&self, y: f64) -> (f64, f64) {
+        let s = self.slope(y);
+        let n = (1.0 + s * s).sqrt();
+        (1.0 / n, -s / n)
+    }
+
+    /// The point `t` work pixels across the spine from the midline at row y.
+    pub fn beside(&self, y: f64, t: f64) -> (f64, f64) {
+        let (ux, uy) = self.across(y);
+        (self.x(y) + t * ux, y + t * uy)
+    }
+}
+
+/// Each column's ridge contrast on row r: the band's mean less the mean of the bands either
+/// side. Blocks without data count as dark.
+fn ridge_row(work: &Work, r: usize, half: usize) -> Vec<f64> {
+    let mut prefix = vec![0.0; work.cols + 1];
+    for c in 0..work.cols {
+        let v = work.get(r as isize, c as isize);
+        prefix[c + 1] = prefix[c] + if v.is_nan() { 0.0 } else { f64::from(v) };
+    }
+    let mean = |from: isize, to: isize| {
+        let (a, b) = (
+            from.clamp(0, work.cols as isize) as usize,
+            to.clamp(0, work.cols as isize) as usize,
+        );
+        if b > a {
+            (prefix[b] - prefix[a]) / (b - a) as f64
+        } else {
+            0.0
+        }
+    };
+    let h = half as isize;
+    (0..work.cols as isize)
+        .map(|c| {
+            let band = mean(c - h, c + h + 1);
+            let sides = (mean(c - 3 * h, c - h) + mean(c + h + 1, c + 3 * h + 1)) / 2.0;
+            band - sides
+        })
+        .collect()
+}
+
+/// The column path down the rows with the most ridge contrast, moving at most one column per
+/// row (45°) at a small cost per step, and keeping `margin` columns from either edge.
+fn best_path(ridge: &[Vec<f64>], cols: usize, margin: usize) -> Option<Vec<usize>> {
+    const STEP_COST: f64 = 0.01;
+    if cols <= 2 * margin + 1 || ridge.is_empty() {
+        return None;
+    }
+    let span = margin..cols - margin;
+    let mut score: Vec<f64> = span.clone().map(|c| ridge[0][c]).collect();
+    let mut from: Vec<Vec<u8>> = Vec::with_capacity(ridge.len());
+    for row in &ridge[1..] {
+        let mut next = vec![f64::NEG_INFINITY; score.len()];
+        let mut back = vec![1u8; score.len()];
+        for (i, slot) in next.iter_mut().enumerate() {
+            for (step, j) in [(0u8, i.wrapping_sub(1)), (1, i), (2, i + 1)] {
+                let Some(&s) = score.get(j) else { continue };
+                let s = s - if step == 1 { 0.0 } else { STEP_COST };
+                if s > *slot {
+                    *slot = s;
+                    back[i] = step;
+                }
+            }
+            *slot += row[span.start + i];
+        }
+        score = next;
+        from.push(back);
+    }
+    let mut at = score
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))?
+        .0;
+    let mut path = vec![span.start + at];
+    for back in from.iter().rev() {
+        at = (at + usize::from(back[at])) - 1;
+        path.push(span.start + at);
+    }
+    path.reverse();
+    Some(path)
+}
+
+/// Least-squares cubic x(t) through (y, x) points, t = (y − mid) / half; a constant where
+/// the points cannot fix a cubic.
+fn cubic_fit(points: &[(f64, f64)], mid: f64, half: f64) -> [f64; 4] {
+    let scaled: Vec<(f64, f64)> = points.iter().map(|&(y, x)| ((y - mid) / half, x)).collect();
+    let mean = points.iter().map(|p| p.1).sum::<f64>() / points.len().max(1) as f64;
+    match polynomial(&scaled, 3).as_deref() {
+        Some(&[a, b, c, d]) => [a, b, c, d],
+        _ => [mean, 0.0, 0.0, 0.0],
+    }
+}
+
+/// The least-squares polynomial of `degree` through (t, x) points, lowest power first: the
+/// normal equations solved by Gaussian elimination with partial pivoting. `None` when the
+/// points do not determine it.
+pub(super) fn polynomial(points: &[(f64, f64)], degree: usize) -> Option<Vec<f64>> {
+    let size = degree + 1;
+    let mut m = vec![vec![0.0f64; size + 1]; size];
+    for &(t, x) in points {
+        let powers: Vec<f64> = (0..size).map(|k| t.powi(k as i32)).collect();
+        for i in 0..size {
+            for j in 0..size {
+                m[i][j] += powers[i] * powers[j];
+            }
+            m[i][size] += powers[i] * x;
+        }
+    }
+    for col in 0..size {
+        let pivot = (col..size).max_by(|&a, &b| m[a][col].abs().total_cmp(&m[b][col].abs()))?;
+        if m[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        m.swap(col, pivot);
+        let pivot_row = m[col].clone();
+        for (r, row) in m.iter_mut().enumerate() {
+            if r != col {
+                let f = row[col] / pivot_row[col];
+                for (v, p) in row.iter_mut().zip(&pivot_row).skip(col) {
+                    *v -= f * p;
+                }
+            }
+        }
+    }
+    Some((0..size).map(|i| m[i][size] / m[i][i]).collect())
+}

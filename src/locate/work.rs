@@ -1,0 +1,178 @@
+//! The image as the locator reads it: stored values graded to 0 (dark, no bone) … 1 (densest
+//! bone) whatever the bit depth, photometric or windowing, averaged into blocks of about half a
+//! millimetre, with the frame's fill and clipped values marked as no data.
+
+use crate::decode::Frame;
+
+/// The work image: `rows × cols` blocks of `block × block` stored pixels, each `mm` wide.
+pub(super) struct Work {
+    pub rows: usize,
+    pub cols: usize,
+    /// Stored pixels per block side.
+    pub block: usize,
+    /// A block's side in mm.
+    pub mm: f64,
+    /// Graded values, row by row; NaN where the block holds mostly no data.
+    values: Vec<f32>,
+}
+
+/// The block side aimed at, in mm: fine enough to place a disc within a pixel, coarse enough
+/// that noise averages out.
+const BLOCK_MM: f64 = 0.5;
+
+impl Work {
+    /// Grades and blocks `frame`, whose pixels are `spacing_mm` wide; `inverted` for MONOCHROME1.
+    pub fn new(frame: &Frame, spacing_mm: f64, inverted: bool) -> Work {
+        let block = ((BLOCK_MM / spacing_mm).round() as usize).max(1);
+        let grade = Grade::of(frame, inverted);
+        let (rows, cols) = (frame.rows / block, frame.cols / block);
+        let mut values = Vec::with_capacity(rows * cols);
+        // Each block row's sums and counts, accumulated a stored row at a time.
+        let (mut sums, mut counts) = (vec![0u64; cols], vec![0u32; cols]);
+        let (lo, hi) = grade.no_data;
+        for band in frame
+            .pixels
+            .chunks_exact(frame.cols.max(1) * block)
+            .take(rows)
+        {
+            sums.fill(0);
+            counts.fill(0);
+            for line in band.chunks_exact(frame.cols) {
+                for (c, pixels) in line.chunks_exact(block).take(cols).enumerate() {
+                    for &p in pixels {
+                        let data = p != lo && p != hi;
+                        sums[c] += u64::from(p) * u64::from(data);
+                        counts[c] += u32::from(data);
+                    }
+                }
+            }
+            let needed = (block * block).div_ceil(2) as u32;
+            values.extend(sums.iter().zip(&counts).map(|(&s, &n)| {
+                if n < needed {
+                    f32::NAN
+                } else {
+                    grade.value(s as f64 / f64::from(n))
+                }
+            }));
+        }
+        Work {
+            rows,
+            cols,
+            block,
+            mm: block as f64 * spacing_mm,
+            values,
+        }
+    }
+
+    /// This image averaged over `k × k` of its blocks: the coarse image the searches run on.
+    /// A coarse block holds data when most of its blocks do.
+    pub fn coarser(&self, k: usize) -> Work {
+        let (rows, cols) = (self.rows / k, self.cols / k);
+        let mut values = Vec::with_capacity(rows * cols);
+        for r in 0..rows {
+            for c in 0..cols {
+                let (mut sum, mut n) = (0.0, 0);
+                for i in 0..k {
+                    for j in 0..k {
+                        let v = self.values[(r * k + i) * self.cols + c * k + j];
+                        if !v.is_nan() {
+                            sum += v;
+                            n += 1;
+                        }
+                    }
+                }
+                values.push(if 2 * n < k * k {
+                    f32::NAN
+                } else {
+                    sum / n as f32
+                });
+            }
+        }
+        Work {
+            rows,
+            cols,
+            block: self.block * k,
+            mm: self.mm * k as f64,
+            values,
+        }
+    }
+
+    /// Millimetres as work pixels.
+    pub fn px(&self, mm: f64) -> f64 {
+        mm / self.mm
+    }
+
+    /// The value of block (row, col), NaN outside or without data.
+    pub fn get(&self, row: isize, col: isize) -> f32 {
+        if row < 0 || col < 0 || row as usize >= self.rows || col as usize >= self.cols {
+            return f32::NAN;
+        }
+        self.values[row as usize * self.cols + col as usize]
+    }
+
+    /// Bilinear value at continuous work coordinates (x, y): block (r, c) covers
+    /// [c, c + 1) × [r, r + 1), its value sits at its centre. NaN where a neighbour has none.
+    pub fn at(&self, x: f64, y: f64) -> f32 {
+        let (fx, fy) = (x - 0.5, y - 0.5);
+        let (c, r) = (fx.floor(), fy.floor());
+        let (ax, ay) = ((fx - c) as f32, (fy - r) as f32);
+        let (c, r) = (c as isize, r as isize);
+        let top = self.get(r, c) * (1.0 - ax) + self.get(r, c + 1) * ax;
+        let bottom = self.get(r + 1, c) * (1.0 - ax) + self.get(r + 1, c + 1) * ax;
+        top * (1.0 - ay) + bottom * ay
+    }
+
+    /// The share of row `r`'s blocks that hold data.
+    pub fn row_coverage(&self, r: usize) -> f64 {
+        let row = &self.values[r * self.cols..(r + 1) * self.cols];
+        row.iter().filter(|v| !v.is_nan()).count() as f64 / self.cols.max(1) as f64
+    }
+}
+
+/// How stored values map to graded ones: the 1st and 99th percentiles of the pixels holding
+/// data go to 0 and 1, so a re-graded image grades the same.
+struct Grade {
+    lo: f64,
+    span: f64,
+    inverted: bool,
+    /// The frame's minimum and maximum: clipped background and fill in a display export.
+    no_data: (u16, u16),
+}
+
+impl Grade {
+    fn of(frame: &Frame, inverted: bool) -> Grade {
+        let no_data = crate::region::extremes(frame);
+        let mut histogram = vec![0u64; 1 << 16];
+        // Every fifth pixel places percentiles as well as all of them, at a fifth of the cost.
+        for &p in frame.pixels.iter().step_by(5) {
+            histogram[usize::from(p)] += 1;
+        }
+        histogram[usize::from(no_data.0)] = 0;
+        histogram[usize::from(no_data.1)] = 0;
+        let total: u64 = histogram.iter().sum();
+        let quantile = |q: f64| {
+            let target = (q * total as f64) as u64;
+            let mut seen = 0;
+            histogram
+                .iter()
+                .position(|&n| {
+                    seen += n;
+                    seen > target
+                })
+                .unwrap_or(0) as f64
+        };
+        let (lo, hi) = (quantile(0.01), quantile(0.99));
+        Grade {
+            lo,
+            span: (hi - lo).max(1.0),
+            inverted,
+            no_data,
+        }
+    }
+
+    /// A stored value (or a block's mean) graded.
+    fn value(&self, stored: f64) -> f32 {
+        let graded = (stored - self.lo) / self.span;
+        (if self.inverted { 1.0 - graded } else { graded }) as f32
+    }
+}
