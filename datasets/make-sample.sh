@@ -32,6 +32,7 @@ rm -rf datasets/spine
 "${bin[@]}" spine datasets/spine --seed 1,2
 
 # A cohort delivery shaped like UK Biobank's DXA field: three visit archives of eight GE iDXA
-# exports each, told apart by Protocol Name, and rois.csv naming the AP spines' archive members.
+# exports each, told apart by Protocol Name, and rois.csv with the AP spines' true L1-L4
+# outlines, naming their archive members.
 rm -rf datasets/delivery
 "${bin[@]}" delivery datasets/delivery --visits 3 --seed 1

@@ -25,6 +25,9 @@ use work::Work;
 /// The locator's version, recorded in the manifest: a resumed run must locate as the first did.
 pub const VERSION: &str = "1";
 
+/// The pooled row of the located vertebrae, which carries the frame's quality once.
+pub const POOLED: &str = "L1-L4";
+
 /// The vertebrae located, top to bottom.
 pub const LABELS: [&str; 4] = ["L1", "L2", "L3", "L4"];
 

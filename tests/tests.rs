@@ -7,6 +7,7 @@ mod deliveries;
 mod gpu;
 mod independent;
 mod kernel;
+mod locate;
 mod phantoms;
 mod pictures;
 mod readers;

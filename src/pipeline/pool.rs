@@ -15,7 +15,7 @@ pub(super) struct Scored {
 }
 
 /// The pooled row's label.
-pub const LABEL: &str = "L1-L4";
+pub const LABEL: &str = crate::locate::POOLED;
 
 /// The vertebrae whose sums the pooled row adds, and the fewest it needs.
 const VERTEBRAE: [&str; 4] = ["L1", "L2", "L3", "L4"];

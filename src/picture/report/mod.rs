@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use super::fonts;
 use crate::cohort::manifest::Parameters;
 use crate::error::{Result, RunError};
-use sections::{distributions, failures, regions_table, run_section, scans_table, to_check};
+use sections::{
+    distributions, failures, regions_table, run_section, scans_table, to_check, to_review,
+};
 
 /// How the run was made, for the page's last section.
 #[derive(Debug, Clone, Default)]
@@ -99,6 +101,7 @@ pub fn render(cohort: &Cohort, run: &Run) -> Result<String> {
         }
         None => page.push_str("<h2>TBS distribution</h2>\n<p>No row has a score.</p>\n"),
     }
+    to_review(&mut page, cohort, run.qc.as_deref());
     scans_table(&mut page, cohort, &run.skipped);
     regions_table(&mut page, cohort);
     failures(&mut page, cohort);

@@ -8,6 +8,7 @@ use std::path::Path;
 use super::charts::{boxes, histogram};
 use super::stats::{Cohort, Sample, Scores, MARKED};
 use super::{escape, Run};
+use crate::locate;
 use crate::picture::{qc, Drawn, PALETTE};
 use crate::scan::ScanType;
 
@@ -113,6 +114,41 @@ pub(super) fn to_check(page: &mut String, scores: &Scores, label: &str, qc: Opti
                 m.r2
             );
         }
+    }
+    page.push_str("</table>\n");
+}
+
+/// The automatically located frames: how many were flagged, and the least sure, linked to
+/// their sheets, for a person to check first. Nothing when no frame was located.
+pub(super) fn to_review(page: &mut String, cohort: &Cohort, qc: Option<&Path>) {
+    let located = &cohort.located;
+    if located.frames == 0 {
+        return;
+    }
+    let _ = writeln!(
+        page,
+        "<h2>Lowest roi_quality</h2>\n<p>L1-L4 located on {} frames (--roi auto); {} below \
+         roi_quality {} are flagged for review. The {} least sure:</p>\n<table>\n\
+         <tr><th>roi_quality</th><th>Input</th><th>Frame</th><th>QC sheet</th></tr>",
+        located.frames,
+        located.flagged,
+        locate::REVIEW_BELOW,
+        located.least_sure.len()
+    );
+    for (quality, path, frame) in &located.least_sure {
+        let sheet = match (qc, frame) {
+            (Some(dir), Some(frame)) => {
+                let href = dir.join(qc::file_name(path, *frame));
+                format!("<a href=\"{}\">sheet</a>", url_path(&href))
+            }
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"n\">{quality:.3}</td><td>{}</td><td class=\"n\">{}</td><td>{sheet}</td></tr>",
+            escape(path),
+            frame_text(*frame)
+        );
     }
     page.push_str("</table>\n");
 }

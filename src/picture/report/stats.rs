@@ -5,6 +5,7 @@
 //! cohort's are read from the results file once, into the same [`Reported`] shape, so the
 //! statistics are computed from one kind of value whichever way the rows came.
 
+use crate::locate;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -29,6 +30,8 @@ pub struct Reported<'a> {
     pub model: &'a str,
     /// The scan type (`ap-spine`, `unknown`…); empty when the input was never read that far.
     pub scan: &'a str,
+    /// `roi_quality`: how sure an automatic location is.
+    pub quality: Option<f64>,
 }
 
 impl<'a> From<&'a ResultRow> for Reported<'a> {
@@ -48,6 +51,7 @@ impl<'a> From<&'a ResultRow> for Reported<'a> {
             manufacturer: &row.meta.manufacturer,
             model: &row.meta.model,
             scan: row.meta.scan.as_ref().map_or("", |s| s.scan.name()),
+            quality: row.region.quality,
         }
     }
 }
@@ -66,8 +70,36 @@ pub struct Cohort {
     pub(super) inputs_failed: usize,
     /// Inputs with rows, by scan type.
     pub(super) scans: BTreeMap<String, usize>,
+    /// Frames whose L1–L4 were located (`--roi auto`).
+    pub(super) located: Located,
     last_path: Option<String>,
     last_failed: bool,
+}
+
+/// The automatically located frames: how many, how many flagged, the least sure.
+#[derive(Debug, Default)]
+pub(super) struct Located {
+    pub frames: usize,
+    pub flagged: usize,
+    /// (quality, path, frame), least first, at most [`LEAST_SURE`].
+    pub least_sure: Vec<(f64, String, Option<u32>)>,
+}
+
+/// Located frames listed for review.
+pub(super) const LEAST_SURE: usize = 10;
+
+impl Located {
+    /// Counts a frame by its pooled row.
+    fn add(&mut self, row: &Reported, quality: f64) {
+        self.frames += 1;
+        self.flagged += usize::from(quality < locate::REVIEW_BELOW);
+        let at = self.least_sure.partition_point(|m| m.0 <= quality);
+        if at < LEAST_SURE {
+            self.least_sure
+                .insert(at, (quality, row.path.to_string(), row.frame));
+            self.least_sure.truncate(LEAST_SURE);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -125,6 +157,9 @@ impl Cohort {
             *self.scans.entry(row.scan.to_string()).or_default() += 1;
             self.last_path = Some(row.path.to_string());
             self.last_failed = false;
+        }
+        if let (locate::POOLED, Some(q)) = (row.roi, row.quality) {
+            self.located.add(row, q);
         }
         let scores = self.labels.entry(row.roi.to_string()).or_default();
         match row.outcome {
@@ -211,6 +246,8 @@ pub(super) struct Columns {
     model: usize,
     /// Absent from files made before scan types were told apart.
     scan: Option<usize>,
+    /// Absent from files made before regions were located.
+    quality: Option<usize>,
 }
 
 impl Columns {
@@ -233,6 +270,7 @@ impl Columns {
             manufacturer: at("manufacturer")?,
             model: at("model")?,
             scan: at("scan").ok(),
+            quality: at("roi_quality").ok(),
         })
     }
 
@@ -252,6 +290,7 @@ impl Columns {
             manufacturer: cell(self.manufacturer),
             model: cell(self.model),
             scan: self.scan.map_or("", cell),
+            quality: self.quality.and_then(number),
         }
     }
 }
