@@ -69,6 +69,7 @@ fn cohort_report(c: &mut Criterion) {
             manufacturer: ["GE", "Hologic"][i as usize % 2],
             model: &model,
             scan: "ap-spine",
+            quality: None,
         });
     }
     let facts = Run::default();

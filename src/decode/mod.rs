@@ -8,11 +8,13 @@
 mod codestream;
 mod element;
 mod guard;
+mod histogram;
 mod meta;
 mod rle;
 mod samples;
 mod un_sequence;
 
+pub use histogram::Histogram;
 pub use meta::{body_mass_index, Meta, SPACING_SOURCES};
 
 use meta::text;

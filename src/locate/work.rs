@@ -2,7 +2,7 @@
 //! bone) whatever the bit depth, photometric or windowing, averaged into blocks of about half a
 //! millimetre, with the frame's fill and clipped values marked as no data.
 
-use crate::decode::Frame;
+use crate::decode::{Frame, Histogram};
 
 /// The work image: `rows × cols` blocks of `block × block` stored pixels, each `mm` wide.
 pub(super) struct Work {
@@ -142,25 +142,11 @@ struct Grade {
 impl Grade {
     fn of(frame: &Frame, inverted: bool) -> Grade {
         let no_data = crate::region::extremes(frame);
-        let mut histogram = vec![0u64; 1 << 16];
         // Every fifth pixel places percentiles as well as all of them, at a fifth of the cost.
-        for &p in frame.pixels.iter().step_by(5) {
-            histogram[usize::from(p)] += 1;
-        }
-        histogram[usize::from(no_data.0)] = 0;
-        histogram[usize::from(no_data.1)] = 0;
-        let total: u64 = histogram.iter().sum();
-        let quantile = |q: f64| {
-            let target = (q * total as f64) as u64;
-            let mut seen = 0;
-            histogram
-                .iter()
-                .position(|&n| {
-                    seen += n;
-                    seen > target
-                })
-                .unwrap_or(0) as f64
-        };
+        let histogram = Histogram::of(frame.pixels.iter().copied().step_by(5))
+            .without(no_data.0)
+            .without(no_data.1);
+        let quantile = |q: f64| f64::from(histogram.at_rank((q * histogram.total() as f64) as u64));
         let (lo, hi) = (quantile(0.01), quantile(0.99));
         Grade {
             lo,

@@ -4,6 +4,7 @@
 use image::{imageops, Rgb, RgbImage};
 
 use super::{Sheet, EXCLUDED, IMAGE_BOX, WINDOW_TAIL};
+use crate::decode::Histogram;
 
 /// The frame windowed to 8 bits, extremes tinted, scaled by nearest neighbour to fit its panel.
 pub(super) fn shown_image(sheet: &Sheet) -> RgbImage {
@@ -32,22 +33,10 @@ pub(super) fn shown_image(sheet: &Sheet) -> RgbImage {
 /// Maps stored values to gray levels through a window from the 0.5th to the 99.5th percentile
 /// of the frame's values: integer arithmetic, so the same frame always looks the same.
 pub fn display_levels(pixels: &[u16], inverted: bool) -> Vec<u8> {
-    let mut counts = vec![0u64; 1 << 16];
-    for &p in pixels {
-        counts[usize::from(p)] += 1;
-    }
-    let n = pixels.len() as u64;
+    let counts = Histogram::of(pixels.iter().copied());
+    let n = counts.total();
     let tail = (n as f64 * WINDOW_TAIL) as u64;
-    let at_rank = |rank: u64| {
-        let mut seen = 0;
-        counts
-            .iter()
-            .position(|&c| {
-                seen += c;
-                seen > rank
-            })
-            .unwrap_or(0) as u64
-    };
+    let at_rank = |rank: u64| u64::from(counts.at_rank(rank));
     let lo = at_rank(tail);
     let hi = at_rank(n.saturating_sub(tail + 1)).max(lo + 1);
     pixels

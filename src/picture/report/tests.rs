@@ -24,6 +24,7 @@ fn row<'a>(
         manufacturer: scanner.0,
         model: scanner.1,
         scan: "ap-spine",
+        quality: None,
     }
 }
 
