@@ -56,7 +56,7 @@ impl Profile {
         }
     }
 
-    /// The profile's value at continuous row y (linear between rows).
+    /// The smoothed profile at sample `i`.
     fn at(&self, i: usize) -> f64 {
         self.values[i]
     }
