@@ -57,10 +57,14 @@ impl Location {
     }
 }
 
-/// Finds L1–L4 on `frame`; `spacing` is (row, column) mm, `inverted` for MONOCHROME1. `Err`
-/// says which step failed.
+/// Finds L1–L4 on `frame`, whose smallest and largest stored values ([`region::extremes`],
+/// computed once per frame) are `no_data`: a display export's clipped background and fill.
+/// `spacing` is (row, column) mm, `inverted` for MONOCHROME1. `Err` says which step failed.
+///
+/// [`region::extremes`]: crate::region::extremes
 pub fn locate(
     frame: &Frame,
+    no_data: (u16, u16),
     spacing: Option<(f64, f64)>,
     inverted: bool,
 ) -> Result<Location, String> {
@@ -72,7 +76,7 @@ pub fn locate(
         ));
     }
     // The searches on a coarse image (about 1 mm), the measurements on the fine one (0.5 mm).
-    let work = Work::new(frame, mm, inverted);
+    let work = Work::new(frame, no_data, mm, inverted);
     let coarse = work.coarser(COARSE);
     let rough = Midline::find(&coarse)
         .filter(|l| l.contrast > MIN_RIDGE)

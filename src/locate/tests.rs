@@ -28,8 +28,18 @@ fn display() -> &'static (Anatomy, Frame) {
     SPINE.get_or_init(|| anatomy(7, Export::Display))
 }
 
+/// Locates on a test image, its extremes as the pipeline reads them.
+fn located(frame: &Frame, inverted: bool) -> Result<Location, String> {
+    locate(
+        frame,
+        crate::region::extremes(frame),
+        Some((SPACING, SPACING)),
+        inverted,
+    )
+}
+
 fn found(frame: &Frame) -> Location {
-    locate(frame, Some((SPACING, SPACING)), false).unwrap()
+    located(frame, false).unwrap()
 }
 
 /// Intersection over union of two polygons on the test images' grid.
@@ -150,7 +160,7 @@ fn a_regraded_or_monochrome1_image_gives_the_same_vertebrae() {
     });
     assert!(farthest(&whole, &found(&regraded), |p| p) <= 2.0);
     let inverted = with_pixels(frame, ROWS, COLS, |r, c| 4095 - frame.pixels[r * COLS + c]);
-    let as_stored = locate(&inverted, Some((SPACING, SPACING)), true).unwrap();
+    let as_stored = located(&inverted, true).unwrap();
     assert!(farthest(&whole, &as_stored, |p| p) <= 2.0);
 }
 
@@ -165,14 +175,14 @@ fn a_12_bit_export_of_the_same_spine_gives_the_same_vertebrae() {
 #[test]
 fn what_is_not_a_spine_fails_and_says_which_step() {
     let flat = Frame::new(ROWS, COLS, vec![100; ROWS * COLS]).unwrap();
-    let e = locate(&flat, Some((SPACING, SPACING)), false).unwrap_err();
+    let e = located(&flat, false).unwrap_err();
     assert!(e.starts_with("no spine found"), "{e}");
     let small = Frame::new(100, 100, vec![100; 10_000]).unwrap();
-    let e = locate(&small, Some((SPACING, SPACING)), false).unwrap_err();
+    let e = located(&small, false).unwrap_err();
     assert!(e.contains("too small"), "{e}");
     // The spine's lower part cut away: the crests are gone.
     let (_, frame) = display();
     let top = with_pixels(frame, 400, COLS, |r, c| frame.pixels[r * COLS + c]);
-    let e = locate(&top, Some((SPACING, SPACING)), false).unwrap_err();
+    let e = located(&top, false).unwrap_err();
     assert!(e.contains("crests") || e.contains("discs"), "{e}");
 }

@@ -21,10 +21,11 @@ pub(super) struct Work {
 const BLOCK_MM: f64 = 0.5;
 
 impl Work {
-    /// Grades and blocks `frame`, whose pixels are `spacing_mm` wide; `inverted` for MONOCHROME1.
-    pub fn new(frame: &Frame, spacing_mm: f64, inverted: bool) -> Work {
+    /// Grades and blocks `frame`, whose pixels are `spacing_mm` wide and whose smallest and
+    /// largest stored values are `no_data`; `inverted` for MONOCHROME1.
+    pub fn new(frame: &Frame, no_data: (u16, u16), spacing_mm: f64, inverted: bool) -> Work {
         let block = ((BLOCK_MM / spacing_mm).round() as usize).max(1);
-        let grade = Grade::of(frame, inverted);
+        let grade = Grade::of(frame, no_data, inverted);
         let (rows, cols) = (frame.rows / block, frame.cols / block);
         let mut values = Vec::with_capacity(rows * cols);
         // Each band of `block` stored rows summed column by column (element-wise, so it
@@ -153,8 +154,7 @@ struct Grade {
 }
 
 impl Grade {
-    fn of(frame: &Frame, inverted: bool) -> Grade {
-        let no_data = crate::region::extremes(frame);
+    fn of(frame: &Frame, no_data: (u16, u16), inverted: bool) -> Grade {
         // Every fifth pixel places percentiles as well as all of them, at a fifth of the cost.
         let histogram = Histogram::of(frame.pixels.iter().copied().step_by(5))
             .without(no_data.0)

@@ -64,13 +64,23 @@ pub(super) fn score(
             return;
         }
     };
-    let excluded_values = scoring
-        .settings
-        .extremes
-        .excludes(geometry.layout.bits_stored)
-        .then(|| region::extremes(&frame));
+    // One pass for the frame's extremes, whether they are left out, located around, or both.
+    let extremes = (auto
+        || scoring
+            .settings
+            .extremes
+            .excludes(geometry.layout.bits_stored))
+    .then(|| region::extremes(&frame));
+    let excluded_values = extremes.filter(|_| {
+        scoring
+            .settings
+            .extremes
+            .excludes(geometry.layout.bits_stored)
+    });
     let meta = &file.meta;
-    let located = auto.then(|| locate::locate(&frame, meta.pixel_spacing, meta.monochrome1));
+    let located = extremes
+        .filter(|_| auto)
+        .map(|no_data| locate::locate(&frame, no_data, meta.pixel_spacing, meta.monochrome1));
     let regions = match &located {
         None => regions(entries),
         Some(Ok(found)) => {
