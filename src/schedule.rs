@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Barrier, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
@@ -102,8 +102,15 @@ pub fn run<J: Job>(
     });
     let (tx, rx) = mpsc::channel::<(usize, J::Output)>();
     let live = Arc::new(Live::default());
-    for _ in 0..pool.workers.max(1) {
-        let worker = live.worker(&shared, &tx);
+    // Each first worker waits until all have a thread of their own. Otherwise a thread in the
+    // middle of an item's parallel sums may take a second worker off the pool's queue while it
+    // waits for them, run it on top of the first, and both block at the window's edge: the
+    // first item never finishes. A barrier is no rayon wait, so nothing is taken while at it.
+    let meeting = pool.workers.max(1).min(threads.current_num_threads());
+    let start = Arc::new(Barrier::new(meeting));
+    for n in 0..pool.workers.max(1) {
+        let mut worker = live.worker(&shared, &tx);
+        worker.start = (n < meeting).then(|| Arc::clone(&start));
         threads.spawn(move || worker.run());
     }
     let progress = Progress(progress_bar(total));
@@ -137,6 +144,7 @@ impl Live {
         Worker {
             parts: Some((Arc::clone(shared), tx.clone())),
             live: Arc::clone(self),
+            start: None,
         }
     }
 
@@ -159,10 +167,15 @@ impl Live {
 struct Worker<J: Job> {
     parts: Option<(Arc<Shared<J>>, Outputs<J>)>,
     live: Arc<Live>,
+    /// For the pool's first workers: all of them, before any takes an item.
+    start: Option<Arc<Barrier>>,
 }
 
 impl<J: Job> Worker<J> {
     fn run(self) {
+        if let Some(start) = &self.start {
+            start.wait();
+        }
         if let Some((shared, tx)) = &self.parts {
             work(shared, tx);
         }
