@@ -20,7 +20,7 @@ mod work;
 use crate::decode::Frame;
 use levels::{Crests, Labelled, Profile};
 use midline::Midline;
-use work::Work;
+use work::{Work, COARSE};
 
 /// The locator's version, recorded in the manifest: a resumed run must locate as the first did.
 pub const VERSION: &str = "1";
@@ -77,7 +77,7 @@ pub fn locate(
     }
     // The searches on a coarse image (about 1 mm), the measurements on the fine one (0.5 mm).
     let work = Work::new(frame, no_data, mm, inverted);
-    let coarse = work.coarser(COARSE);
+    let coarse = work.coarser();
     let rough = Midline::find(&coarse)
         .filter(|l| l.contrast > MIN_RIDGE)
         .ok_or("no spine found: no body-wide band brighter than beside it runs down the image")?;
@@ -99,9 +99,6 @@ pub fn locate(
     })?;
     Ok(outline_all(&work, &line, &crests, &labelled, frame))
 }
-
-/// Fine blocks per coarse block side.
-const COARSE: usize = 2;
 
 /// The path's least mean contrast, graded units, for it to be a spine.
 const MIN_RIDGE: f64 = 0.04;

@@ -21,27 +21,29 @@ pub(super) struct Profile {
     pub values: Vec<f64>,
 }
 
-/// The strips' distance from the midline, mm.
+/// The strips' distance from the midline, mm, and how far apart their samples are.
 const STRIP_MM: (f64, f64) = (5.0, 14.0);
+const STRIP_STEP_MM: f64 = 1.0;
 
 impl Profile {
     pub fn along(work: &Work, line: &Midline) -> Profile {
         let (near, far) = (work.px(STRIP_MM.0), work.px(STRIP_MM.1));
+        let step = work.px(STRIP_STEP_MM).max(1.0);
         let raw: Vec<f64> = (line.first_row..=line.last_row)
             .map(|r| {
                 let y = r as f64 + 0.5;
+                let (x0, (ux, uy)) = (line.x(y), line.across(y));
                 let (mut sum, mut n) = (0.0, 0);
                 let mut t = near;
                 while t <= far {
-                    for side in [-1.0, 1.0] {
-                        let (x, yy) = line.beside(y, side * t);
-                        let v = work.at(x, yy);
+                    for d in [-t, t] {
+                        let v = work.at(x0 + d * ux, y + d * uy);
                         if !v.is_nan() {
                             sum += f64::from(v);
                             n += 1;
                         }
                     }
-                    t += 1.0;
+                    t += step;
                 }
                 if n == 0 {
                     f64::NAN
@@ -122,26 +124,37 @@ fn max_of(v: &[f64]) -> f64 {
         .fold(f64::NEG_INFINITY, f64::max)
 }
 
-/// Gaussian smoothing of width `sigma` samples; NaN samples are left out of every mean.
+/// Gaussian smoothing of width `sigma` samples; NaN samples are left out of every mean (and
+/// stay NaN). Summed tap by tap over the whole signal, values and weights of samples with
+/// data side by side, so the loops have no branches.
 pub(super) fn smooth(v: &[f64], sigma: f64) -> Vec<f64> {
-    let reach = (3.0 * sigma).ceil() as isize;
-    let weights: Vec<f64> = (-reach..=reach)
-        .map(|k| (-(k * k) as f64 / (2.0 * sigma * sigma)).exp())
-        .collect();
-    (0..v.len() as isize)
-        .map(|i| {
-            let (mut sum, mut total) = (0.0, 0.0);
-            for (w, k) in weights.iter().zip(-reach..=reach) {
-                let j = i + k;
-                if j >= 0 && (j as usize) < v.len() && !v[j as usize].is_nan() {
-                    sum += w * v[j as usize];
-                    total += w;
-                }
-            }
-            if v[i as usize].is_nan() || total == 0.0 {
+    let reach = (3.0 * sigma).ceil() as usize;
+    let padded = |f: &dyn Fn(f64) -> f64| {
+        let mut p = vec![0.0; v.len() + 2 * reach];
+        for (slot, &x) in p[reach..].iter_mut().zip(v) {
+            *slot = f(x);
+        }
+        p
+    };
+    let values = padded(&|x| if x.is_nan() { 0.0 } else { x });
+    let data = padded(&|x| if x.is_nan() { 0.0 } else { 1.0 });
+    let (mut sum, mut total) = (vec![0.0; v.len()], vec![0.0; v.len()]);
+    for k in 0..=2 * reach {
+        let d = k as f64 - reach as f64;
+        let w = (-(d * d) / (2.0 * sigma * sigma)).exp();
+        let taps = values[k..].iter().zip(&data[k..]);
+        for ((s, t), (&x, &n)) in sum.iter_mut().zip(total.iter_mut()).zip(taps) {
+            *s += w * x;
+            *t += w * n;
+        }
+    }
+    v.iter()
+        .zip(sum.iter().zip(&total))
+        .map(|(&x, (&s, &t))| {
+            if x.is_nan() || t == 0.0 {
                 f64::NAN
             } else {
-                sum / total
+                s / t
             }
         })
         .collect()
@@ -189,8 +202,11 @@ const CREST_BAND_MM: (f64, f64) = (35.0, 85.0);
 const CREST_STEP: f64 = 0.08;
 
 fn crest_side(work: &Work, line: &Midline, sign: f64) -> Option<f64> {
-    let rows = line.first_row..=line.last_row;
-    let n = rows.clone().count();
+    let rows: Vec<f64> = (line.first_row..=line.last_row)
+        .map(|r| r as f64 + 0.5)
+        .collect();
+    let centres: Vec<f64> = rows.iter().map(|&y| line.x(y)).collect();
+    let n = rows.len();
     let search_from = n * 35 / 100;
     let window = work.px(5.0).max(2.0) as usize;
     let (near, far) = (work.px(CREST_BAND_MM.0), work.px(CREST_BAND_MM.1));
@@ -200,26 +216,11 @@ fn crest_side(work: &Work, line: &Midline, sign: f64) -> Option<f64> {
     while t <= far {
         offsets += 1;
         let column: Vec<f64> = rows
-            .clone()
-            .map(|r| {
-                let y = r as f64 + 0.5;
-                f64::from(work.at(line.x(y) + sign * t, y))
-            })
+            .iter()
+            .zip(&centres)
+            .map(|(&y, &x)| f64::from(work.at(x + sign * t, y)))
             .collect();
-        let column = smooth(&column, work.px(1.5));
-        let mut best: Option<(f64, usize)> = None;
-        for i in search_from.max(window)..n.saturating_sub(window) {
-            let above = &column[i - window..i];
-            let below = &column[i..i + window];
-            if above.iter().chain(below).any(|v| v.is_nan()) {
-                continue;
-            }
-            let step = mean(below) - mean(above);
-            if step > CREST_STEP && best.is_none_or(|(s, _)| step > s) {
-                best = Some((step, i));
-            }
-        }
-        if let Some((_, i)) = best {
+        if let Some(i) = largest_step(&smooth(&column, work.px(1.5)), search_from, window) {
             found.push((line.first_row + i) as f64);
         }
         t += 2.0;
@@ -231,8 +232,33 @@ fn crest_side(work: &Work, line: &Midline, sign: f64) -> Option<f64> {
     Some(found[found.len() / 4])
 }
 
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len().max(1) as f64
+/// The sample at or after `from` where the mean of the `window` samples from it most exceeds
+/// the mean of the `window` before it, by more than [`CREST_STEP`]; windows holding a NaN are
+/// passed over. Prefix sums, so each sample costs the same whatever the window.
+fn largest_step(column: &[f64], from: usize, window: usize) -> Option<usize> {
+    let mut sums = Vec::with_capacity(column.len() + 1);
+    let mut gaps = Vec::with_capacity(column.len() + 1);
+    let (mut sum, mut gap) = (0.0, 0u32);
+    sums.push(sum);
+    gaps.push(gap);
+    for &v in column {
+        sum += if v.is_nan() { 0.0 } else { v };
+        gap += u32::from(v.is_nan());
+        sums.push(sum);
+        gaps.push(gap);
+    }
+    let w = window as f64;
+    let mut best: Option<(f64, usize)> = None;
+    for i in from.max(window)..column.len().saturating_sub(window) {
+        if gaps[i + window] != gaps[i - window] {
+            continue;
+        }
+        let step = ((sums[i + window] - sums[i]) - (sums[i] - sums[i - window])) / w;
+        if step > CREST_STEP && best.is_none_or(|(s, _)| step > s) {
+            best = Some((step, i));
+        }
+    }
+    best.map(|(_, i)| i)
 }
 
 /// The five discs bounding L1–L4, top (T12/L1) to bottom (L4/L5): L4/L5 is the disc nearest

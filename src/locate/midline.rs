@@ -35,13 +35,14 @@ impl Midline {
         let ridge: Vec<Vec<f64>> = (first_row..=last_row)
             .map(|r| ridge_row(work, r, half))
             .collect();
-        let path = best_path(&ridge, work.cols, 3 * half)?;
+        // The path keeps the band and the bands beside it inside the image.
+        let path = best_path(&ridge)?;
         let contrast =
-            path.iter().zip(&ridge).map(|(&c, row)| row[c]).sum::<f64>() / path.len() as f64;
+            path.iter().zip(&ridge).map(|(&i, row)| row[i]).sum::<f64>() / path.len() as f64;
         let points: Vec<(f64, f64)> = path
             .iter()
             .enumerate()
-            .map(|(i, &c)| ((first_row + i) as f64 + 0.5, c as f64 + 0.5))
+            .map(|(i, &c)| ((first_row + i) as f64 + 0.5, (c + 3 * half) as f64 + 0.5))
             .collect();
         let (mid, span) = (
             (first_row + last_row + 1) as f64 / 2.0,
@@ -90,79 +91,72 @@ impl Midline {
         let n = (1.0 + s * s).sqrt();
         (1.0 / n, -s / n)
     }
-
-    /// The point `t` work pixels across the spine from the midline at row y.
-    pub fn beside(&self, y: f64, t: f64) -> (f64, f64) {
-        let (ux, uy) = self.across(y);
-        (self.x(y) + t * ux, y + t * uy)
-    }
 }
 
-/// Each column's ridge contrast on row r: the band's mean less the mean of the bands either
-/// side. Blocks without data count as dark.
+/// The ridge contrast on row r of each column at least `3 · half` from either edge (the
+/// searched columns): the mean of the band `half` either side less the mean of the bands
+/// beside it, each `2 · half` wide. Blocks without data count as dark.
 fn ridge_row(work: &Work, r: usize, half: usize) -> Vec<f64> {
-    let mut prefix = vec![0.0; work.cols + 1];
-    for c in 0..work.cols {
-        let v = work.get(r as isize, c as isize);
-        prefix[c + 1] = prefix[c] + if v.is_nan() { 0.0 } else { f64::from(v) };
+    let mut prefix = Vec::with_capacity(work.cols + 1);
+    prefix.push(0.0);
+    let mut total = 0.0;
+    for &v in work.row(r) {
+        total += if v.is_nan() { 0.0 } else { f64::from(v) };
+        prefix.push(total);
     }
-    let mean = |from: isize, to: isize| {
-        let (a, b) = (
-            from.clamp(0, work.cols as isize) as usize,
-            to.clamp(0, work.cols as isize) as usize,
-        );
-        if b > a {
-            (prefix[b] - prefix[a]) / (b - a) as f64
-        } else {
-            0.0
-        }
-    };
-    let h = half as isize;
-    (0..work.cols as isize)
+    let (band, sides) = (1.0 / (2 * half + 1) as f64, 1.0 / (4 * half) as f64);
+    (3 * half..work.cols.saturating_sub(3 * half))
         .map(|c| {
-            let band = mean(c - h, c + h + 1);
-            let sides = (mean(c - 3 * h, c - h) + mean(c + h + 1, c + 3 * h + 1)) / 2.0;
-            band - sides
+            let (outer_left, left, right, outer_right) = (
+                prefix[c - 3 * half],
+                prefix[c - half],
+                prefix[c + half + 1],
+                prefix[c + 3 * half + 1],
+            );
+            (right - left) * band - (left - outer_left + outer_right - right) * sides
         })
         .collect()
 }
 
-/// The column path down the rows with the most ridge contrast, moving at most one column per
-/// row (45°) at a small cost per step, and keeping `margin` columns from either edge.
-fn best_path(ridge: &[Vec<f64>], cols: usize, margin: usize) -> Option<Vec<usize>> {
+/// The path down the rows, a column index into each row of `ridge`, with the most ridge
+/// contrast, moving at most one column per row (45°) at a small cost per step. Ties go to
+/// the step leftward, then straight on.
+fn best_path(ridge: &[Vec<f64>]) -> Option<Vec<usize>> {
     const STEP_COST: f64 = 0.01;
-    if cols <= 2 * margin + 1 || ridge.is_empty() {
+    let width = ridge.first().map_or(0, Vec::len);
+    if width == 0 {
         return None;
     }
-    let span = margin..cols - margin;
-    let mut score: Vec<f64> = span.clone().map(|c| ridge[0][c]).collect();
-    let mut from: Vec<Vec<u8>> = Vec::with_capacity(ridge.len());
-    for row in &ridge[1..] {
-        let mut next = vec![f64::NEG_INFINITY; score.len()];
-        let mut back = vec![1u8; score.len()];
-        for (i, slot) in next.iter_mut().enumerate() {
-            for (step, j) in [(0u8, i.wrapping_sub(1)), (1, i), (2, i + 1)] {
-                let Some(&s) = score.get(j) else { continue };
-                let s = s - if step == 1 { 0.0 } else { STEP_COST };
-                if s > *slot {
-                    *slot = s;
-                    back[i] = step;
-                }
-            }
-            *slot += row[span.start + i];
+    // The scores so far between two columns that cannot be reached, so that every column has
+    // a left and a right neighbour and the loop needs no branches.
+    let mut score = vec![f64::NEG_INFINITY; width + 2];
+    score[1..=width].copy_from_slice(&ridge[0]);
+    let mut next = score.clone();
+    // Each row's step into each column: 0 from the left, 1 straight down, 2 from the right.
+    let mut from = vec![1u8; width * (ridge.len() - 1)];
+    for (row, back) in ridge[1..].iter().zip(from.chunks_exact_mut(width)) {
+        let neighbours = score.iter().zip(&score[1..]).zip(&score[2..]);
+        let cells = next[1..=width].iter_mut().zip(back.iter_mut()).zip(row);
+        for (((slot, step), &gain), ((&left, &stay), &right)) in cells.zip(neighbours) {
+            let (left, right) = (left - STEP_COST, right - STEP_COST);
+            let leftward = left >= stay;
+            let best = if leftward { left } else { stay };
+            let rightward = right > best;
+            *slot = if rightward { right } else { best } + gain;
+            *step = if rightward { 2 } else { u8::from(!leftward) };
         }
-        score = next;
-        from.push(back);
+        std::mem::swap(&mut score, &mut next);
     }
+    let score = &score[1..=width];
     let mut at = score
         .iter()
         .enumerate()
         .max_by(|a, b| a.1.total_cmp(b.1))?
         .0;
-    let mut path = vec![span.start + at];
-    for back in from.iter().rev() {
+    let mut path = vec![at];
+    for back in from.chunks_exact(width).rev() {
         at = (at + usize::from(back[at])) - 1;
-        path.push(span.start + at);
+        path.push(at);
     }
     path.reverse();
     Some(path)

@@ -195,22 +195,24 @@ pub(super) fn ribs_at_t12(
     if t12_mid - pitch / 4.0 < line.first_row as f64 {
         return None;
     }
+    // Sampled every millimetre: a mean level, not an edge.
+    let step = work.px(1.0).max(1.0);
     let beside = |mid: f64| {
         let (near, far) = (half_width + work.px(8.0), half_width + work.px(35.0));
         let (mut sum, mut n) = (0.0, 0);
         let mut y = mid - pitch / 4.0;
         while y <= mid + pitch / 4.0 {
+            let (x0, (ux, uy)) = (line.x(y), line.across(y));
             let mut t = near;
             while t <= far {
-                for side in [-1.0, 1.0] {
-                    let (x, yy) = line.beside(y, side * t);
-                    let v = work.at(x, yy);
+                for d in [-t, t] {
+                    let v = work.at(x0 + d * ux, y + d * uy);
                     sum += if v.is_nan() { 0.0 } else { f64::from(v) };
                     n += 1;
                 }
-                t += 1.0;
+                t += step;
             }
-            y += 1.0;
+            y += step;
         }
         sum / f64::from(n.max(1))
     };
