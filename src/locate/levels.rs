@@ -32,12 +32,13 @@ impl Profile {
         let raw: Vec<f64> = (line.first_row..=line.last_row)
             .map(|r| {
                 let y = r as f64 + 0.5;
-                let (x0, (ux, uy)) = (line.x(y), line.across(y));
+                let across = line.across(y);
                 let (mut sum, mut n) = (0.0, 0);
                 let mut t = near;
                 while t <= far {
                     for d in [-t, t] {
-                        let v = work.at(x0 + d * ux, y + d * uy);
+                        let (x, y) = across.point(d);
+                        let v = work.at(x, y);
                         if !v.is_nan() {
                             sum += f64::from(v);
                             n += 1;

@@ -85,11 +85,31 @@ impl Midline {
         (b + t * (2.0 * c + t * 3.0 * d)) / self.half
     }
 
-    /// The unit vector across the spine at row y, pointing to increasing x.
-    pub fn across(&self, y: f64) -> (f64, f64) {
+    /// The line across the spine where the midline crosses row y, made once for all the
+    /// samples taken along it.
+    pub fn across(&self, y: f64) -> Across {
         let s = self.slope(y);
         let n = (1.0 + s * s).sqrt();
-        (1.0 / n, -s / n)
+        Across {
+            origin: (self.x(y), y),
+            unit: (1.0 / n, -s / n),
+        }
+    }
+}
+
+/// A line across the spine: from the midline, square to it, towards increasing x.
+pub(super) struct Across {
+    origin: (f64, f64),
+    unit: (f64, f64),
+}
+
+impl Across {
+    /// The point `t` work pixels along the line from the midline.
+    pub fn point(&self, t: f64) -> (f64, f64) {
+        (
+            self.origin.0 + t * self.unit.0,
+            self.origin.1 + t * self.unit.1,
+        )
     }
 }
 

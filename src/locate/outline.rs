@@ -202,11 +202,12 @@ pub(super) fn ribs_at_t12(
         let (mut sum, mut n) = (0.0, 0);
         let mut y = mid - pitch / 4.0;
         while y <= mid + pitch / 4.0 {
-            let (x0, (ux, uy)) = (line.x(y), line.across(y));
+            let across = line.across(y);
             let mut t = near;
             while t <= far {
                 for d in [-t, t] {
-                    let v = work.at(x0 + d * ux, y + d * uy);
+                    let (x, y) = across.point(d);
+                    let v = work.at(x, y);
                     sum += if v.is_nan() { 0.0 } else { f64::from(v) };
                     n += 1;
                 }
