@@ -126,27 +126,43 @@ fn max_of(v: &[f64]) -> f64 {
 }
 
 /// Gaussian smoothing of width `sigma` samples; NaN samples are left out of every mean (and
-/// stay NaN). Summed tap by tap over the whole signal, values and weights of samples with
-/// data side by side, so the loops have no branches.
+/// stay NaN).
 pub(super) fn smooth(v: &[f64], sigma: f64) -> Vec<f64> {
-    let reach = (3.0 * sigma).ceil() as usize;
-    let padded = |f: &dyn Fn(f64) -> f64| {
-        let mut p = vec![0.0; v.len() + 2 * reach];
-        for (slot, &x) in p[reach..].iter_mut().zip(v) {
-            *slot = f(x);
-        }
-        p
-    };
-    let values = padded(&|x| if x.is_nan() { 0.0 } else { x });
-    let data = padded(&|x| if x.is_nan() { 0.0 } else { 1.0 });
+    smooth_columns(v, 1, sigma)
+}
+
+/// [`smooth`] down each column of a grid `width` wide stored row by row: the taps are whole
+/// rows apart, so the columns are summed side by side. Values and weights of samples with
+/// data are summed tap by tap over the whole grid, so the loops have no branches.
+fn smooth_columns(v: &[f64], width: usize, sigma: f64) -> Vec<f64> {
+    let reach = reach(sigma) * width;
+    // The samples with data and their weights, zero beyond the ends and where NaN.
+    let (mut values, mut data) = (
+        vec![0.0; v.len() + 2 * reach],
+        vec![0.0; v.len() + 2 * reach],
+    );
+    let padded = values[reach..].iter_mut().zip(&mut data[reach..]);
+    for ((value, weight), &x) in padded.zip(v).filter(|(_, x)| !x.is_nan()) {
+        (*value, *weight) = (x, 1.0);
+    }
+    let taps: Vec<(usize, f64)> = (0..=2 * reach)
+        .step_by(width.max(1))
+        .map(|k| {
+            let d = (k as f64 - reach as f64) / width.max(1) as f64;
+            (k, (-(d * d) / (2.0 * sigma * sigma)).exp())
+        })
+        .collect();
+    // A stretch of the output at a time, all taps over it, so what it reads stays in cache.
+    const STRETCH: usize = 512;
     let (mut sum, mut total) = (vec![0.0; v.len()], vec![0.0; v.len()]);
-    for k in 0..=2 * reach {
-        let d = k as f64 - reach as f64;
-        let w = (-(d * d) / (2.0 * sigma * sigma)).exp();
-        let taps = values[k..].iter().zip(&data[k..]);
-        for ((s, t), (&x, &n)) in sum.iter_mut().zip(total.iter_mut()).zip(taps) {
-            *s += w * x;
-            *t += w * n;
+    let stretches = sum.chunks_mut(STRETCH).zip(total.chunks_mut(STRETCH));
+    for (from, (sum, total)) in (0..).step_by(STRETCH).zip(stretches) {
+        for &(k, w) in &taps {
+            let read = values[from + k..].iter().zip(&data[from + k..]);
+            for ((s, t), (&x, &n)) in sum.iter_mut().zip(total.iter_mut()).zip(read) {
+                *s += w * x;
+                *t += w * n;
+            }
         }
     }
     v.iter()
@@ -159,6 +175,11 @@ pub(super) fn smooth(v: &[f64], sigma: f64) -> Vec<f64> {
             }
         })
         .collect()
+}
+
+/// How many samples either side a smoothing of width `sigma` reads.
+fn reach(sigma: f64) -> usize {
+    (3.0 * sigma).ceil() as usize
 }
 
 /// The iliac crests' level: on each side, in bands 35–85 mm from the midline, the row where
@@ -203,30 +224,36 @@ const CREST_BAND_MM: (f64, f64) = (35.0, 85.0);
 const CREST_STEP: f64 = 0.08;
 
 fn crest_side(work: &Work, line: &Midline, sign: f64) -> Option<f64> {
-    let rows: Vec<f64> = (line.first_row..=line.last_row)
-        .map(|r| r as f64 + 0.5)
-        .collect();
-    let centres: Vec<f64> = rows.iter().map(|&y| line.x(y)).collect();
-    let n = rows.len();
-    let search_from = n * 35 / 100;
-    let window = work.px(5.0).max(2.0) as usize;
     let (near, far) = (work.px(CREST_BAND_MM.0), work.px(CREST_BAND_MM.1));
-    let mut found = Vec::new();
-    let mut offsets = 0;
-    let mut t = near;
-    while t <= far {
-        offsets += 1;
-        let column: Vec<f64> = rows
-            .iter()
-            .zip(&centres)
-            .map(|(&y, &x)| f64::from(work.at(x + sign * t, y)))
-            .collect();
-        if let Some(i) = largest_step(&smooth(&column, work.px(1.5)), search_from, window) {
-            found.push((line.first_row + i) as f64);
-        }
-        t += 2.0;
+    let offsets: Vec<f64> = std::iter::successors(Some(near), |t| Some(t + 2.0))
+        .take_while(|&t| t <= far)
+        .collect();
+    let window = work.px(5.0).max(2.0) as usize;
+    let sigma = work.px(1.5);
+    // The search runs over the lower 65 % of the spine's rows; the rows above it that its
+    // first window and that window's smoothing read are sampled too, the rest are not.
+    let from = ((line.last_row + 1 - line.first_row) * 35 / 100).max(window);
+    let skipped = from.saturating_sub(window + reach(sigma));
+    let first = line.first_row + skipped;
+    // Row by row, the samples at every offset: each column of the grid is one band.
+    let mut grid = Vec::with_capacity((line.last_row + 1 - first) * offsets.len());
+    for r in first..=line.last_row {
+        let (centre, row) = (line.x(r as f64 + 0.5), work.on_row(r as isize));
+        grid.extend(offsets.iter().map(|t| f64::from(row.at(centre + sign * t))));
     }
-    if found.len() * 4 < offsets {
+    let grid = smooth_columns(&grid, offsets.len(), sigma);
+    let mut found: Vec<f64> = (0..offsets.len())
+        .filter_map(|k| {
+            let column: Vec<f64> = grid
+                .iter()
+                .skip(k)
+                .step_by(offsets.len())
+                .copied()
+                .collect();
+            largest_step(&column, from - skipped, window).map(|i| (first + i) as f64)
+        })
+        .collect();
+    if found.len() * 4 < offsets.len() {
         return None;
     }
     found.sort_by(f64::total_cmp);

@@ -27,18 +27,19 @@ const MIN_COVERAGE: f64 = 0.2;
 impl Midline {
     /// The midline of `work`, or `None` where no rows hold data.
     pub fn find(work: &Work) -> Option<Midline> {
-        let rows: Vec<usize> = (0..work.rows)
-            .filter(|&r| work.row_coverage(r) >= MIN_COVERAGE)
-            .collect();
-        let (&first_row, &last_row) = (rows.first()?, rows.last()?);
+        let image = |&r: &usize| work.row_coverage(r) >= MIN_COVERAGE;
+        let first_row = (0..work.rows).find(image)?;
+        let last_row = (first_row..work.rows).rfind(image)?;
         let half = work.px(HALF_BAND_MM).round().max(1.0) as usize;
-        let ridge: Vec<Vec<f64>> = (first_row..=last_row)
-            .map(|r| ridge_row(work, r, half))
-            .collect();
+        let ridge = Ridge::of(work, first_row..=last_row, half);
         // The path keeps the band and the bands beside it inside the image.
         let path = best_path(&ridge)?;
-        let contrast =
-            path.iter().zip(&ridge).map(|(&i, row)| row[i]).sum::<f64>() / path.len() as f64;
+        let contrast = path
+            .iter()
+            .zip(ridge.rows())
+            .map(|(&i, row)| row[i])
+            .sum::<f64>()
+            / path.len() as f64;
         let points: Vec<(f64, f64)> = path
             .iter()
             .enumerate()
@@ -113,48 +114,76 @@ impl Across {
     }
 }
 
-/// The ridge contrast on row r of each column at least `3 · half` from either edge (the
-/// searched columns): the mean of the band `half` either side less the mean of the bands
-/// beside it, each `2 · half` wide. Blocks without data count as dark.
-fn ridge_row(work: &Work, r: usize, half: usize) -> Vec<f64> {
-    let mut prefix = Vec::with_capacity(work.cols + 1);
-    prefix.push(0.0);
-    let mut total = 0.0;
-    for &v in work.row(r) {
-        total += if v.is_nan() { 0.0 } else { f64::from(v) };
-        prefix.push(total);
+/// The ridge contrast of a run of rows, row by row: on each row, of each column at least
+/// `3 · half` from either edge (the searched columns), the mean of the band `half` either
+/// side less the mean of the bands beside it, each `2 · half` wide. Blocks without data
+/// count as dark.
+struct Ridge {
+    /// Searched columns per row.
+    width: usize,
+    values: Vec<f64>,
+}
+
+/// Rows whose running sums are taken side by side: each is a serial chain of additions, and
+/// four chains keep the adder busy where one would wait on each sum.
+const CHAINS: usize = 4;
+
+impl Ridge {
+    fn of(work: &Work, rows: std::ops::RangeInclusive<usize>, half: usize) -> Ridge {
+        let searched = 3 * half..work.cols.saturating_sub(3 * half);
+        let width = searched.len();
+        let rows: Vec<usize> = rows.collect();
+        let mut values = Vec::with_capacity(rows.len() * width);
+        // The running sums of CHAINS rows, column by column: prefix[c][i] is row i's sum of
+        // its first c blocks.
+        let mut prefix = vec![[0.0f64; CHAINS]; work.cols + 1];
+        let (band, sides) = (1.0 / (2 * half + 1) as f64, 1.0 / (4 * half) as f64);
+        for group in rows.chunks(CHAINS) {
+            let lines: [&[f32]; CHAINS] =
+                std::array::from_fn(|i| work.row(group[i.min(group.len() - 1)]));
+            let mut total = [0.0f64; CHAINS];
+            for (c, sums) in prefix[1..].iter_mut().enumerate() {
+                for (t, line) in total.iter_mut().zip(&lines) {
+                    let v = line[c];
+                    *t += if v.is_nan() { 0.0 } else { f64::from(v) };
+                }
+                *sums = total;
+            }
+            // Row `lane` of the group at column c, from its running sums.
+            let contrast = |lane: usize, c: usize| {
+                let sum = |at: usize| prefix[at][lane];
+                let (outer_left, left) = (sum(c - 3 * half), sum(c - half));
+                let (right, outer_right) = (sum(c + half + 1), sum(c + 3 * half + 1));
+                (right - left) * band - (left - outer_left + outer_right - right) * sides
+            };
+            for lane in 0..group.len() {
+                values.extend(searched.clone().map(|c| contrast(lane, c)));
+            }
+        }
+        Ridge { width, values }
     }
-    let (band, sides) = (1.0 / (2 * half + 1) as f64, 1.0 / (4 * half) as f64);
-    (3 * half..work.cols.saturating_sub(3 * half))
-        .map(|c| {
-            let (outer_left, left, right, outer_right) = (
-                prefix[c - 3 * half],
-                prefix[c - half],
-                prefix[c + half + 1],
-                prefix[c + 3 * half + 1],
-            );
-            (right - left) * band - (left - outer_left + outer_right - right) * sides
-        })
-        .collect()
+
+    fn rows(&self) -> std::slice::ChunksExact<'_, f64> {
+        self.values.chunks_exact(self.width.max(1))
+    }
 }
 
 /// The path down the rows, a column index into each row of `ridge`, with the most ridge
 /// contrast, moving at most one column per row (45°) at a small cost per step. Ties go to
 /// the step leftward, then straight on.
-fn best_path(ridge: &[Vec<f64>]) -> Option<Vec<usize>> {
+fn best_path(ridge: &Ridge) -> Option<Vec<usize>> {
     const STEP_COST: f64 = 0.01;
-    let width = ridge.first().map_or(0, Vec::len);
-    if width == 0 {
-        return None;
-    }
+    let width = ridge.width;
+    let mut rows = ridge.rows();
+    let first = rows.next().filter(|_| width > 0)?;
     // The scores so far between two columns that cannot be reached, so that every column has
     // a left and a right neighbour and the loop needs no branches.
     let mut score = vec![f64::NEG_INFINITY; width + 2];
-    score[1..=width].copy_from_slice(&ridge[0]);
+    score[1..=width].copy_from_slice(first);
     let mut next = score.clone();
     // Each row's step into each column: 0 from the left, 1 straight down, 2 from the right.
-    let mut from = vec![1u8; width * (ridge.len() - 1)];
-    for (row, back) in ridge[1..].iter().zip(from.chunks_exact_mut(width)) {
+    let mut from = vec![1u8; width * rows.len()];
+    for (row, back) in rows.zip(from.chunks_exact_mut(width)) {
         let neighbours = score.iter().zip(&score[1..]).zip(&score[2..]);
         let cells = next[1..=width].iter_mut().zip(back.iter_mut()).zip(row);
         for (((slot, step), &gain), ((&left, &stay), &right)) in cells.zip(neighbours) {

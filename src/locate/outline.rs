@@ -109,20 +109,19 @@ struct Edges {
 /// cannot tip the profile into a transverse process.
 fn edges(work: &Work, line: &Midline, from: f64, to: f64) -> Edges {
     let reach = work.px(REACH_MM).round() as isize;
-    let rows = (from.floor() as isize..=to.ceil() as isize).map(|r| r as f64 + 0.5);
+    let rows = from.floor() as isize..=to.ceil() as isize;
     let mut profile = vec![0.0; (2 * reach + 1) as usize];
-    let mut counts = vec![0u32; profile.len()];
-    for y in rows {
-        let centre = line.x(y);
-        for (k, t) in (-reach..=reach).enumerate() {
-            let v = work.at(centre + t as f64, y);
+    for r in rows.clone() {
+        let (centre, row) = (line.x(r as f64 + 0.5), work.on_row(r));
+        for (p, t) in profile.iter_mut().zip(-reach..) {
+            let v = row.at(centre + t as f64);
             // Without data beside the body is the dark clipped background.
-            profile[k] += if v.is_nan() { 0.0 } else { f64::from(v) };
-            counts[k] += 1;
+            *p += if v.is_nan() { 0.0 } else { f64::from(v) };
         }
     }
-    for (p, &n) in profile.iter_mut().zip(&counts) {
-        *p /= f64::from(n.max(1));
+    let n = rows.count().max(1) as f64;
+    for p in &mut profile {
+        *p /= n;
     }
     let profile = smooth(&profile, work.px(0.6));
     let value = |t: isize| profile[(t + reach) as usize];

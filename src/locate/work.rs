@@ -32,7 +32,6 @@ impl Work {
     /// largest stored values are `no_data`; `inverted` for MONOCHROME1.
     pub fn new(frame: &Frame, no_data: (u16, u16), spacing_mm: f64, inverted: bool) -> Work {
         let block = ((BLOCK_MM / spacing_mm).round() as usize).clamp(1, MOST_BLOCK);
-        let grade = Grade::of(frame, no_data, inverted);
         let mut work = Work::blank(
             frame.rows / block,
             frame.cols / block,
@@ -40,64 +39,83 @@ impl Work {
             block as f64 * spacing_mm,
         );
         match block {
-            1 => work.fill::<1>(frame, no_data, &grade),
-            2 => work.fill::<2>(frame, no_data, &grade),
-            3 => work.fill::<3>(frame, no_data, &grade),
-            _ => work.fill::<MOST_BLOCK>(frame, no_data, &grade),
+            1 => work.fill::<1>(frame, no_data),
+            2 => work.fill::<2>(frame, no_data),
+            3 => work.fill::<3>(frame, no_data),
+            _ => work.fill::<MOST_BLOCK>(frame, no_data),
+        }
+        // Graded afterwards, in place: the same float operations as grading each mean.
+        let grade = Grade::of(frame, no_data, inverted);
+        for v in &mut work.values {
+            *v = grade.offset + grade.factor * *v;
         }
         work
     }
 
-    /// Fills each block of `B × B` stored pixels with its graded mean, with AVX2 where the CPU
-    /// has it (whatever the kernels' tier: integer sums and the same float operations per
-    /// block, so every tier fills the same values).
-    fn fill<const B: usize>(&mut self, frame: &Frame, no_data: (u16, u16), grade: &Grade) {
+    /// Fills each block of `B × B` stored pixels with their mean, in stored units. A band's
+    /// columns are summed in 16 bits where `B` of the largest value fit (display and 12-bit
+    /// exports), twice as many to a vector as in 32.
+    fn fill<const B: usize>(&mut self, frame: &Frame, no_data: (u16, u16)) {
+        if u32::from(no_data.1) * B as u32 <= u32::from(u16::MAX) {
+            self.fill_summing::<B, u16>(frame, no_data);
+        } else {
+            self.fill_summing::<B, u32>(frame, no_data);
+        }
+    }
+
+    /// [`Work::fill_portable`], with AVX2 where the CPU has it, whatever the kernels' tier:
+    /// integer sums and the same float operations per block, so every tier fills the same
+    /// values.
+    fn fill_summing<const B: usize, S: ColumnSum>(&mut self, frame: &Frame, no_data: (u16, u16)) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has just been seen to run AVX2.
-            return unsafe { self.fill_avx2::<B>(frame, no_data, grade) };
+            return unsafe { self.fill_avx2::<B, S>(frame, no_data) };
         }
-        self.fill_portable::<B>(frame, no_data, grade);
+        self.fill_portable::<B, S>(frame, no_data);
     }
 
     /// [`Work::fill_portable`] compiled for AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn fill_avx2<const B: usize>(
+    unsafe fn fill_avx2<const B: usize, S: ColumnSum>(
         &mut self,
         frame: &Frame,
         no_data: (u16, u16),
-        grade: &Grade,
     ) {
-        self.fill_portable::<B>(frame, no_data, grade);
+        self.fill_portable::<B, S>(frame, no_data);
     }
 
-    /// The pixels of each band of `B` rows summed into their block's column (the block's
-    /// width known at compile time, so it vectorises), then the column graded. At most 4 × 4
-    /// values of 16 bits: u32.
+    /// Each band of `B` lines summed column by column into `S`, pixels with data and their
+    /// count (a plain element-wise loop, which vectorises), then each block's `B` columns
+    /// added in u32 (at most 4 × 4 values of 16 bits).
     #[inline(always)]
-    fn fill_portable<const B: usize>(&mut self, frame: &Frame, no_data: (u16, u16), grade: &Grade) {
+    fn fill_portable<const B: usize, S: ColumnSum>(&mut self, frame: &Frame, no_data: (u16, u16)) {
         let (lo, hi) = no_data;
         let needed = (B * B).div_ceil(2) as f32;
-        let (mut sums, mut counts) = (vec![0u32; self.cols], vec![0u32; self.cols]);
+        let width = self.cols * B;
+        let (mut sums, mut counts) = (vec![S::default(); width], vec![S::default(); width]);
         let bands = frame.pixels.chunks_exact(frame.cols.max(1) * B);
         for (r, band) in bands.take(self.rows).enumerate() {
-            sums.fill(0);
-            counts.fill(0);
+            sums.fill(S::default());
+            counts.fill(S::default());
             for line in band.chunks_exact(frame.cols) {
-                let (blocks, _) = line.as_chunks::<B>();
-                for ((s, n), pixels) in sums.iter_mut().zip(counts.iter_mut()).zip(blocks) {
-                    for &p in pixels {
-                        let data = u32::from(p != lo && p != hi);
-                        *s += u32::from(p) * data;
-                        *n += data;
-                    }
+                for ((s, n), &p) in sums.iter_mut().zip(counts.iter_mut()).zip(&line[..width]) {
+                    let data = S::from(p != lo && p != hi);
+                    *s += S::from(p) * data;
+                    *n += data;
                 }
             }
-            for (v, (&s, &n)) in self.row_mut(r).iter_mut().zip(sums.iter().zip(&counts)) {
-                let n = n as f32;
-                let graded = grade.offset + grade.factor * (s as f32 / n.max(1.0));
-                *v = if n >= needed { graded } else { f32::NAN };
+            let blocks = sums
+                .as_chunks::<B>()
+                .0
+                .iter()
+                .zip(counts.as_chunks::<B>().0);
+            for (v, (s, n)) in self.row_mut(r).iter_mut().zip(blocks) {
+                let total = |b: &[S; B]| b.iter().map(|&x| x.into()).sum::<u32>();
+                let (s, n) = (total(s), total(n) as f32);
+                let mean = s as f32 / n.max(1.0);
+                *v = if n >= needed { mean } else { f32::NAN };
             }
         }
     }
@@ -171,12 +189,12 @@ impl Work {
         let (fx, fy) = (x - 0.5, y - 0.5);
         let (c, r) = (floor(fx), floor(fy));
         // The four neighbours, the border's NaN included, are blocks -1 ..= rows (cols).
-        if !(-1.0..self.cols as f64).contains(&c) || !(-1.0..self.rows as f64).contains(&r) {
+        if !(-1..self.cols as i64).contains(&c) || !(-1..self.rows as i64).contains(&r) {
             return f32::NAN;
         }
-        let (ax, ay) = ((fx - c) as f32, (fy - r) as f32);
+        let (ax, ay) = ((fx - c as f64) as f32, (fy - r as f64) as f32);
         let stride = self.cols + 2;
-        let at = (r as isize + 1) as usize * stride + (c as isize + 1) as usize;
+        let at = (r + 1) as usize * stride + (c + 1) as usize;
         let (top, bottom) = (
             &self.values[at..at + 2],
             &self.values[at + stride..at + stride + 2],
@@ -186,22 +204,69 @@ impl Work {
         top * (1.0 - ay) + bottom * ay
     }
 
+    /// Row `r`'s centre line (y = r + 0.5), where bilinear sampling is linear along the row:
+    /// the searches that run along rows read it at a fraction of [`Work::at`]'s cost. Rows
+    /// outside the image hold no data.
+    pub fn on_row(&self, r: isize) -> OnRow<'_> {
+        let stride = self.cols + 2;
+        let from = if (0..self.rows as isize).contains(&r) {
+            (r as usize + 1) * stride
+        } else {
+            0
+        };
+        OnRow {
+            values: &self.values[from..from + stride],
+        }
+    }
+
     /// The share of row `r`'s blocks that hold data.
     pub fn row_coverage(&self, r: usize) -> f64 {
         self.row(r).iter().filter(|v| !v.is_nan()).count() as f64 / self.cols.max(1) as f64
     }
 }
 
-/// `x.floor()` without the library call baseline x86-64 makes of it: the locator samples the
-/// image tens of thousands of times a frame.
-fn floor(x: f64) -> f64 {
-    let t = x as i64 as f64;
-    if t > x {
-        t - 1.0
-    } else {
-        t
+/// One row's values and its border, sampled along the row.
+pub(super) struct OnRow<'w> {
+    values: &'w [f32],
+}
+
+impl OnRow<'_> {
+    /// The value at continuous column x, linear between block centres; NaN where a
+    /// neighbour has none.
+    pub fn at(&self, x: f64) -> f32 {
+        let fx = x - 0.5;
+        let c = floor(fx);
+        if !(-1..(self.values.len() - 2) as i64).contains(&c) {
+            return f32::NAN;
+        }
+        let ax = (fx - c as f64) as f32;
+        let at = (c + 1) as usize;
+        self.values[at] * (1.0 - ax) + self.values[at + 1] * ax
     }
 }
+
+/// `x.floor()` as an integer, without the library call baseline x86-64 makes of it: the
+/// locator samples the image tens of thousands of times a frame. Far outside any image for
+/// values beyond i64.
+fn floor(x: f64) -> i64 {
+    let t = x as i64;
+    t - i64::from((t as f64) > x)
+}
+
+/// What a band's column sums are held in: u16 or u32.
+trait ColumnSum:
+    Copy
+    + Default
+    + From<u16>
+    + From<bool>
+    + Into<u32>
+    + std::ops::AddAssign
+    + std::ops::Mul<Output = Self>
+{
+}
+
+impl ColumnSum for u16 {}
+impl ColumnSum for u32 {}
 
 /// How stored values map to graded ones: the 1st and 99th percentiles of the pixels holding
 /// data go to 0 and 1 (1 and 0 for MONOCHROME1), so a re-graded image grades the same.
