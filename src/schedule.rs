@@ -412,6 +412,58 @@ mod tests {
         assert_eq!(got.len(), 5 + MAX_STUCK, "{got:?}");
     }
 
+    /// Item 0 shares its work out with `rayon::join`, 50 ms a half; the rest are instant.
+    struct Joining;
+
+    impl Job for Joining {
+        type Item = usize;
+        type Output = usize;
+
+        fn run(&self, &item: &usize) -> usize {
+            if item == 0 {
+                let nap = || std::thread::sleep(Duration::from_millis(50));
+                rayon::join(nap, nap);
+            }
+            item
+        }
+
+        fn timed_out(&self, &item: &usize, _: Duration) -> usize {
+            item
+        }
+    }
+
+    #[test]
+    fn a_thread_waiting_inside_an_items_parallel_work_takes_no_second_worker() {
+        // Two threads, one busy for 10 ms as the run starts. The other's worker would start
+        // item 0 at once; on waking, the busy thread steals the second half of its join (rayon
+        // steals before it takes queued work), so item 0's thread then waits on the join with
+        // the second worker still queued. Before the workers met at a barrier it ran that
+        // worker on top of item 0, which filled the window and waited for item 0 for ever.
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        threads.spawn(|| std::thread::sleep(Duration::from_millis(10)));
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let pool = Pool {
+                workers: 2,
+                limit: None,
+            };
+            let mut got = Vec::new();
+            let outcome = run(Joining, (0..40).collect(), pool, &threads, |out, _| {
+                got.push(out);
+                Ok(())
+            });
+            tx.send((outcome.is_ok(), got)).ok();
+        });
+        let (ok, got) = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the run hung");
+        assert!(ok);
+        assert_eq!(got, (0..40).collect::<Vec<_>>());
+    }
+
     #[test]
     fn a_failing_sink_stops_the_run() {
         let threads = rayon::ThreadPoolBuilder::new()
