@@ -23,7 +23,9 @@ use midline::Midline;
 use work::{Work, COARSE};
 
 /// The locator's version, recorded in the manifest: a resumed run must locate as the first did.
-pub const VERSION: &str = "1";
+/// Raised whenever any frame's regions change: 2 when the sampling was made cheaper (profile
+/// and rib samples every millimetre, row searches read linearly).
+pub const VERSION: &str = "2";
 
 /// The pooled row of the located vertebrae, which carries the frame's quality once.
 pub const POOLED: &str = "L1-L4";
