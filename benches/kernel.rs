@@ -7,11 +7,11 @@
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use tbs_batch::decode::Frame;
-use tbs_batch::engine::cpu::whole_frame;
+use tbs_batch::engine::cpu::{sums, whole_frame};
 use tbs_batch::engine::gpu::{quiet_device_select, GpuEngine, Want};
 use tbs_batch::engine::Engine;
 use tbs_batch::phantom::{Phantom, Spec, Style};
-use tbs_batch::region::Patch;
+use tbs_batch::region::{extremes, Inside, Patch};
 
 /// Frames in flight per GPU iteration.
 const GPU_FRAMES: usize = 8;
@@ -64,6 +64,22 @@ fn cpu(c: &mut Criterion) {
                 b.iter(|| one_core.install(|| whole_frame(&f, lag)))
             });
         }
+    }
+    // What a default run sums: the display frame with its extremes (clipped background and
+    // fill) left out by a mask. Every candidate pair is evaluated, so the figure counts them.
+    let (_, display) = frames().swap_remove(1);
+    let (lo, hi) = extremes(&display);
+    let inside = display.pixels.iter().map(|&p| u8::from(p != lo && p != hi));
+    let masked = Patch {
+        inside: Some(Inside::from_nonzero(inside.collect())),
+        ..Patch::whole(&display)
+    };
+    for max_lag in [8, 16, 32] {
+        group.throughput(Throughput::Elements(pair_evaluations(&display, max_lag)));
+        let id = BenchmarkId::new("780x716_8bit_extremes_masked", max_lag);
+        group.bench_with_input(id, &max_lag, |b, &lag| {
+            b.iter(|| one_core.install(|| sums(&display, &masked, lag)))
+        });
     }
     group.finish();
 }

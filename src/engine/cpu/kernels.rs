@@ -1,6 +1,7 @@
 //! The pair-summing loops themselves, one body per pixel width: Σ (a − b)² over two equal
 //! slices, with or without a 0/1 mask, exact in 32-bit lanes that the compiler vectorises.
 
+use super::tier::Level;
 use crate::engine::LagSum;
 
 /// A stored value as the kernel reads it: a byte when the whole frame fits one, else 16 bits.
@@ -35,6 +36,44 @@ pub trait Pixel: Copy + Send + Sync + Into<u32> {
             };
         }
         total
+    }
+}
+
+/// The same sums on `level`'s instructions: the hand-written byte kernels where there are
+/// some, else the portable loops compiled for the caller's target.
+pub trait OnLevel: Pixel {
+    #[inline(always)]
+    fn sq_diff_sum_on(_level: Level, a: &[Self], b: &[Self]) -> u64 {
+        Self::sq_diff_sum(a, b)
+    }
+
+    #[inline(always)]
+    fn masked_sum_on(_level: Level, a: &[Self], b: &[Self], in_a: &[u8], in_b: &[u8]) -> LagSum {
+        Self::masked_sum(a, b, in_a, in_b)
+    }
+}
+
+impl OnLevel for u16 {}
+
+impl OnLevel for u8 {
+    #[inline(always)]
+    fn sq_diff_sum_on(level: Level, a: &[u8], b: &[u8]) -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        if level >= Level::Avx2 {
+            // SAFETY: `level` is that of a Tier, which exists only for what this CPU runs.
+            return unsafe { super::bytes_x86::sq_diff_sum(a, b) };
+        }
+        u8::sq_diff_sum(a, b)
+    }
+
+    #[inline(always)]
+    fn masked_sum_on(level: Level, a: &[u8], b: &[u8], in_a: &[u8], in_b: &[u8]) -> LagSum {
+        #[cfg(target_arch = "x86_64")]
+        if level >= Level::Avx2 {
+            // SAFETY: as above.
+            return unsafe { super::bytes_x86::masked_sum(a, b, in_a, in_b) };
+        }
+        u8::masked_sum(a, b, in_a, in_b)
     }
 }
 
@@ -75,7 +114,8 @@ impl Pixel for u8 {
             let (b, in_a, in_b) = (&b[..n], &in_a[..n], &in_b[..n]);
             for i in 0..n {
                 let both = in_a[i] & in_b[i];
-                let d = u32::from(a[i].abs_diff(b[i]) * both);
+                // 0 or the difference: an AND with 0x00 or 0xFF (there is no byte multiply).
+                let d = u32::from(a[i].abs_diff(b[i]) & both.wrapping_neg());
                 sum += d * d;
                 pairs += u32::from(both);
             }
