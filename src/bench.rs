@@ -5,6 +5,10 @@
 //! requested number of files), then each engine runs the whole pipeline on it — walk, read,
 //! decode, sums, fit, CSV — exactly as the main job does, writing into a discarding sink.
 
+mod record;
+
+pub use record::{Format, Record};
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -25,7 +29,7 @@ use std::sync::Arc;
 const DISTINCT: usize = 8;
 
 /// The cohort and settings to measure.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct Cohort {
     pub files: usize,
     pub rows: usize,

@@ -42,7 +42,7 @@ pub enum Task {
     Spines(SpineSet),
     Delivery(DeliverySet),
     Anatomies(AnatomySet),
-    Bench(bench::Cohort),
+    Bench(bench::Cohort, bench::Format),
 }
 
 /// Carries out a task.
@@ -66,12 +66,13 @@ pub fn execute(task: Task) -> Result<()> {
             "visit archives and rois.csv",
             &set.out,
         ),
-        Task::Bench(cohort) => {
+        Task::Bench(cohort, format) => {
             eprintln!(
                 "tbs-batch bench: generating {} files and running both engines…",
                 cohort.files
             );
-            print!("{}", bench::run(cohort)?);
+            let tier = crate::engine::cpu::Tier::from_env()?.to_string();
+            print!("{}", bench::run(cohort)?.render(format, &tier)?);
             Ok(())
         }
     }

@@ -256,6 +256,50 @@ fn bench_prints_both_engines_side_by_side() {
 }
 
 #[test]
+fn bench_writes_a_record_per_engine_for_ci_to_keep() {
+    let out = run(&[
+        "bench",
+        "--files",
+        "3",
+        "--rows",
+        "40",
+        "--cols",
+        "32",
+        "--max-lag",
+        "3",
+        "-j",
+        "1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cpu = &records[0];
+    assert_eq!(
+        (cpu["engine"].as_str(), cpu["files"].as_u64()),
+        (Some("cpu"), Some(3))
+    );
+    assert!(cpu["images_per_second"].as_f64().unwrap() > 0.0, "{cpu}");
+    assert!(
+        cpu["pair_evaluations_per_second"].as_f64().unwrap() > 0.0,
+        "{cpu}"
+    );
+    assert!(!cpu["cpu_tier"].as_str().unwrap().is_empty(), "{cpu}");
+    let gpu = &records[1];
+    assert_eq!(gpu["engine"], "gpu");
+    // Measured, or saying why not.
+    assert!(
+        gpu["images_per_second"].is_f64() || gpu["not_measured"].is_string(),
+        "{gpu}"
+    );
+}
+
+#[test]
 fn bench_refuses_an_empty_cohort() {
     let out = run(&["bench", "--files", "0"]);
     assert_eq!(out.status.code(), Some(2));

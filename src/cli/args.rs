@@ -242,6 +242,17 @@ pub struct BenchArgs {
     /// CPU threads [default: the number of CPUs].
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// How the figures are printed: a table, or a record per engine for CI to keep.
+    #[arg(long, value_enum, default_value_t = BenchFormat::Table)]
+    pub format: BenchFormat,
+}
+
+/// `bench --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchFormat {
+    Table,
+    Json,
+    Csv,
 }
 
 /// `--extremes`.

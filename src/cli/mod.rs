@@ -5,8 +5,8 @@
 mod args;
 
 pub use args::{
-    AnatomyArgs, BenchArgs, Cli, Command, DeliveryArgs, ExtremesArg, MergeArgs, PhantomArgs,
-    RunArgs, SpineArgs, SyntaxArg,
+    AnatomyArgs, BenchArgs, BenchFormat, Cli, Command, DeliveryArgs, ExtremesArg, MergeArgs,
+    PhantomArgs, RunArgs, SpineArgs, SyntaxArg,
 };
 
 use std::path::PathBuf;
@@ -37,7 +37,14 @@ pub fn configure(cli: Cli) -> Result<Task> {
         Some(Command::Spine(args)) => spines(args).map(Task::Spines),
         Some(Command::Delivery(args)) => Ok(Task::Delivery(delivery(args))),
         Some(Command::Anatomy(args)) => anatomies(args).map(Task::Anatomies),
-        Some(Command::Bench(args)) => bench(&args).map(Task::Bench),
+        Some(Command::Bench(args)) => {
+            let format = match args.format {
+                BenchFormat::Table => bench::Format::Table,
+                BenchFormat::Json => bench::Format::Json,
+                BenchFormat::Csv => bench::Format::Csv,
+            };
+            bench(&args).map(|cohort| Task::Bench(cohort, format))
+        }
         Some(Command::Merge(args)) => merge(args).map(Task::Merge),
         None => run(&cli.run).map(|c| Task::Run(Box::new(c))),
     }
