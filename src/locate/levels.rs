@@ -152,17 +152,12 @@ fn smooth_columns(v: &[f64], width: usize, sigma: f64) -> Vec<f64> {
             (k, (-(d * d) / (2.0 * sigma * sigma)).exp())
         })
         .collect();
-    // A stretch of the output at a time, all taps over it, so what it reads stays in cache.
-    const STRETCH: usize = 512;
     let (mut sum, mut total) = (vec![0.0; v.len()], vec![0.0; v.len()]);
-    let stretches = sum.chunks_mut(STRETCH).zip(total.chunks_mut(STRETCH));
-    for (from, (sum, total)) in (0..).step_by(STRETCH).zip(stretches) {
-        for &(k, w) in &taps {
-            let read = values[from + k..].iter().zip(&data[from + k..]);
-            for ((s, t), (&x, &n)) in sum.iter_mut().zip(total.iter_mut()).zip(read) {
-                *s += w * x;
-                *t += w * n;
-            }
+    for &(k, w) in &taps {
+        let read = values[k..].iter().zip(&data[k..]);
+        for ((s, t), (&x, &n)) in sum.iter_mut().zip(total.iter_mut()).zip(read) {
+            *s += w * x;
+            *t += w * n;
         }
     }
     v.iter()
