@@ -11,7 +11,7 @@ use tbs_batch::engine::cpu::{sums, whole_frame};
 use tbs_batch::engine::gpu::{quiet_device_select, GpuEngine, Want};
 use tbs_batch::engine::Engine;
 use tbs_batch::phantom::{Phantom, Spec, Style};
-use tbs_batch::region::{extremes, Inside, Patch};
+use tbs_batch::region::{extremes, Inside, Kept, Patch};
 
 /// Frames in flight per GPU iteration.
 const GPU_FRAMES: usize = 8;
@@ -71,7 +71,7 @@ fn cpu(c: &mut Criterion) {
     let (lo, hi) = extremes(&display);
     let inside = display.pixels.iter().map(|&p| u8::from(p != lo && p != hi));
     let masked = Patch {
-        inside: Some(Inside::from_nonzero(inside.collect())),
+        kept: Kept::Marked(Inside::from_nonzero(inside.collect())),
         ..Patch::whole(&display)
     };
     for max_lag in [8, 16, 32] {

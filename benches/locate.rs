@@ -18,7 +18,7 @@ use tbs_batch::phantom::anatomy::Export;
 use tbs_batch::phantom::{write_anatomies, AnatomySet};
 use tbs_batch::pipeline::{self, FileReport, Settings, DEFAULT_MAX_PIXELS};
 use tbs_batch::region::sidecar::{LineShape, Sidecar};
-use tbs_batch::region::{Extremes, Patch, Shape};
+use tbs_batch::region::{Extremes, Kept, Patch, Shape};
 use tbs_batch::scan::Selection;
 use tbs_batch::walk;
 use tbs_batch::write::Outcome;
@@ -242,7 +242,7 @@ fn iou(a: &[(f64, f64)], b: &[(f64, f64)], rows: usize, cols: usize) -> f64 {
     let mask = |p: &[(f64, f64)]| {
         let patch = Patch::cut(&frame, &Shape::Polygon(p.to_vec()), None).expect("inside");
         let mut m = vec![false; rows * cols];
-        if let Some(inside) = &patch.inside {
+        if let Kept::Marked(inside) = &patch.kept {
             for (i, &v) in inside.as_bytes().iter().enumerate() {
                 m[(patch.top + i / patch.cols) * cols + patch.left + i % patch.cols] = v == 1;
             }

@@ -129,10 +129,45 @@ pub struct Patch {
     /// The box's size.
     pub rows: usize,
     pub cols: usize,
-    /// Which pixels of the box are inside; `None` when every pixel is.
-    pub inside: Option<Inside>,
+    /// Which pixels of the box are inside.
+    pub kept: Kept,
     /// Pixels of the region left out because they hold an extreme value.
     pub excluded: u64,
+}
+
+/// Which pixels of a patch's box are inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kept {
+    /// Every pixel.
+    All,
+    /// Those the mask marks: the shape's, with any left-out values already taken out.
+    Marked(Inside),
+    /// Every pixel but those holding either value: a box whose only exclusions are the frame's
+    /// extremes (a whole frame, a rectangle). The mask is built by the engine that reads it,
+    /// from the pixels in its own width: on bytes, once an 8-bit frame is narrowed, it costs a
+    /// fraction of building it here from 16-bit values.
+    Except(u16, u16),
+}
+
+impl Kept {
+    /// The box's 0/1 mask, `None` when every pixel is inside. Left-out values are tested here,
+    /// on the box's `pixels` in the width the kernels read them (a value that width cannot hold
+    /// is held by no pixel), so the test runs on bytes for an 8-bit frame.
+    pub fn mask<P>(&self, pixels: &[P]) -> Option<Cow<'_, Inside>>
+    where
+        P: Copy + PartialEq + TryFrom<u16>,
+    {
+        match self {
+            Kept::All => None,
+            Kept::Marked(m) => Some(Cow::Borrowed(m)),
+            &Kept::Except(lo, hi) => {
+                let (lo, hi) = (P::try_from(lo).ok(), P::try_from(hi).ok());
+                let (lo, hi) = (lo.or(hi)?, hi.or(lo)?);
+                let inside = pixels.iter().map(|&p| u8::from(p != lo && p != hi));
+                Some(Cow::Owned(Inside(inside.collect())))
+            }
+        }
+    }
 }
 
 impl Patch {
@@ -143,7 +178,7 @@ impl Patch {
             left: 0,
             rows: frame.rows,
             cols: frame.cols,
-            inside: None,
+            kept: Kept::All,
             excluded: 0,
         }
     }
@@ -161,15 +196,27 @@ impl Patch {
             left,
             rows,
             cols,
-            inside: mask_of(shape, top, left, rows, cols),
+            kept: Kept::All,
             excluded: 0,
         };
-        if let Some(values) = outside_values {
-            let pixels = patch.pixels(frame);
-            let mask = patch.inside.get_or_insert_with(|| Inside::all(rows * cols));
-            let before = mask.count();
-            mask.exclude_values(&pixels, values);
-            patch.excluded = before - mask.count();
+        let mask = mask_of(shape, top, left, rows, cols);
+        patch.kept = match (mask, outside_values) {
+            (None, None) => Kept::All,
+            (Some(mask), None) => Kept::Marked(mask),
+            (None, Some((lo, hi))) => {
+                patch.excluded = count_of(&patch.pixels(frame), lo, hi);
+                Kept::Except(lo, hi)
+            }
+            (Some(mut mask), Some(values)) => {
+                let before = mask.count();
+                mask.exclude_values(&patch.pixels(frame), values);
+                patch.excluded = before - mask.count();
+                Kept::Marked(mask)
+            }
+        };
+        if patch.excluded == 0 && matches!(patch.kept, Kept::Except(..)) {
+            // No pixel holds either value: the plain kernel, which reads no mask, sums the same.
+            patch.kept = Kept::All;
         }
         Ok(patch)
     }
@@ -190,6 +237,20 @@ impl Patch {
                 .collect(),
         )
     }
+}
+
+/// Pixels holding `lo` or `hi`, counted in 32-bit lanes a chunk at a time so the count
+/// vectorises.
+fn count_of(pixels: &[u16], lo: u16, hi: u16) -> u64 {
+    pixels
+        .chunks(1 << 16)
+        .map(|c| {
+            c.iter()
+                .map(|&p| u32::from(p == lo || p == hi))
+                .sum::<u32>()
+        })
+        .map(u64::from)
+        .sum()
 }
 
 /// A frame's smallest and largest stored value: once per frame, however many regions it has.
@@ -307,9 +368,11 @@ mod tests {
     }
 
     fn inside(p: &Patch) -> Vec<u8> {
-        p.inside
-            .as_ref()
-            .map_or_else(|| vec![1; p.rows * p.cols], |m| m.as_bytes().to_vec())
+        match &p.kept {
+            Kept::All => vec![1; p.rows * p.cols],
+            Kept::Marked(m) => m.as_bytes().to_vec(),
+            Kept::Except(..) => panic!("a test patch without values left out"),
+        }
     }
 
     #[test]
@@ -324,7 +387,7 @@ mod tests {
         let p = Patch::cut(&f, &rect, None).unwrap();
         assert_eq!((p.rows, p.cols), (2, 3));
         assert_eq!(&p.pixels(&f)[..], &[13, 14, 15, 19, 20, 21]);
-        assert!(p.inside.is_none());
+        assert_eq!(p.kept, Kept::All);
     }
 
     #[test]
@@ -389,8 +452,30 @@ mod tests {
     fn extremes_are_left_out_and_counted() {
         let f = Frame::new(2, 3, vec![0, 5, 252, 7, 0, 9]).unwrap();
         let p = Patch::cut(&f, &Shape::WholeFrame, Some(extremes(&f))).unwrap();
-        assert_eq!(p.inside, Some(Inside(vec![0, 1, 0, 1, 0, 1])));
+        assert_eq!(p.kept, Kept::Except(0, 252));
+        let mask = Inside(vec![0, 1, 0, 1, 0, 1]);
+        assert_eq!(p.kept.mask(&f.pixels).as_deref(), Some(&mask));
+        let bytes: Vec<u8> = f.pixels.iter().map(|&v| v as u8).collect();
+        assert_eq!(p.kept.mask(&bytes).as_deref(), Some(&mask));
+        // A value bytes cannot hold is held by no byte.
+        let above = Kept::Except(0, 300).mask(&bytes).unwrap();
+        assert_eq!(above.as_bytes(), [0, 1, 1, 1, 0, 1]);
+        assert_eq!(Kept::Except(256, 300).mask(&bytes), None);
         assert_eq!(p.excluded, 3);
+        // Inside a polygon they are taken out of its mask, and counted among its pixels only.
+        let triangle = Shape::Polygon(vec![(0.0, 0.0), (3.0, 0.0), (0.0, 2.0)]);
+        let p = Patch::cut(&f, &triangle, Some(extremes(&f))).unwrap();
+        assert_eq!(p.kept, Kept::Marked(Inside(vec![0, 1, 0, 1, 0, 0])));
+        assert_eq!(p.excluded, 1);
+        // A box holding neither value needs no test at all.
+        let rect = Shape::Rect {
+            x: 1,
+            y: 0,
+            width: 2,
+            height: 1,
+        };
+        let p = Patch::cut(&f, &rect, Some((0, 9))).unwrap();
+        assert_eq!((p.kept, p.excluded), (Kept::All, 0));
         assert!(Extremes::Auto.excludes(8) && !Extremes::Auto.excludes(12));
     }
 }

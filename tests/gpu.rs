@@ -14,7 +14,7 @@ use tbs_batch::engine::cpu::{self, whole_frame};
 use tbs_batch::engine::gpu::{GpuEngine, Want};
 use tbs_batch::engine::Engine;
 use tbs_batch::phantom::{Phantom, Syntax};
-use tbs_batch::region::{self, Inside, Patch, Shape};
+use tbs_batch::region::{self, Inside, Kept, Patch, Shape};
 
 use tbs_batch::picture::qc;
 
@@ -75,7 +75,7 @@ fn masked(frame: &Frame, rng: &mut ChaCha8Rng, inside: f64) -> Patch {
         .map(|_| u8::from(rng.random_bool(inside)))
         .collect();
     Patch {
-        inside: Some(Inside::from_nonzero(mask)),
+        kept: Kept::Marked(Inside::from_nonzero(mask)),
         ..Patch::whole(frame)
     }
 }

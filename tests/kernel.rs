@@ -5,7 +5,7 @@ use rand_chacha::ChaCha8Rng;
 use tbs_batch::decode::Frame;
 use tbs_batch::engine::cpu::{self, reference, whole_frame, Tier};
 use tbs_batch::fit::{fit, FitRange};
-use tbs_batch::region::{Inside, Patch};
+use tbs_batch::region::{Inside, Kept, Patch};
 
 use crate::util::random_frame;
 
@@ -41,7 +41,7 @@ fn every_cpu_tier_equals_the_reference_on_random_images_and_masks_of_odd_sizes()
                     .map(|_| u8::from(rng.random_bool(0.8)))
                     .collect();
                 let masked = Patch {
-                    inside: Some(Inside::from_nonzero(mask)),
+                    kept: Kept::Marked(Inside::from_nonzero(mask)),
                     ..Patch::whole(&f)
                 };
                 for patch in [Patch::whole(&f), masked] {
@@ -118,7 +118,7 @@ fn a_mask_of_255s_means_what_a_mask_of_1s_means() {
     let f = random_frame(&mut rng, 23, 41, u16::from(u8::MAX));
     let bits: Vec<bool> = (0..23 * 41).map(|i| (i * 37) % 5 != 0).collect();
     let mask = |inside: u8| Patch {
-        inside: Some(Inside::from_nonzero(
+        kept: Kept::Marked(Inside::from_nonzero(
             bits.iter().map(|&b| inside * u8::from(b)).collect(),
         )),
         ..Patch::whole(&f)

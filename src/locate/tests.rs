@@ -49,7 +49,8 @@ fn iou(a: &[(f64, f64)], b: &[(f64, f64)]) -> f64 {
         let shape = crate::region::Shape::Polygon(p.to_vec());
         let patch = crate::region::Patch::cut(&frame, &shape, None).unwrap();
         let mut m = vec![false; ROWS * COLS];
-        for (i, &v) in patch.inside.unwrap().as_bytes().iter().enumerate() {
+        let inside = patch.kept.mask(&frame.pixels).expect("a polygon's mask");
+        for (i, &v) in inside.as_bytes().iter().enumerate() {
             m[(patch.top + i / patch.cols) * COLS + patch.left + i % patch.cols] = v == 1;
         }
         m

@@ -59,9 +59,15 @@ impl OnLevel for u8 {
     #[inline(always)]
     fn sq_diff_sum_on(level: Level, a: &[u8], b: &[u8]) -> u64 {
         #[cfg(target_arch = "x86_64")]
-        if level >= Level::Avx2 {
-            // SAFETY: `level` is that of a Tier, which exists only for what this CPU runs.
-            return unsafe { super::bytes_x86::sq_diff_sum(a, b) };
+        // SAFETY: `level` is that of a Tier, which exists only for what this CPU runs.
+        unsafe {
+            use super::{bytes_avx2, bytes_avx512};
+            match level {
+                Level::Avx512Vnni => return bytes_avx512::sq_diff_sum_vnni(a, b),
+                Level::Avx512Bw => return bytes_avx512::sq_diff_sum(a, b),
+                Level::Avx2 => return bytes_avx2::sq_diff_sum(a, b),
+                Level::Portable => {}
+            }
         }
         u8::sq_diff_sum(a, b)
     }
@@ -69,9 +75,15 @@ impl OnLevel for u8 {
     #[inline(always)]
     fn masked_sum_on(level: Level, a: &[u8], b: &[u8], in_a: &[u8], in_b: &[u8]) -> LagSum {
         #[cfg(target_arch = "x86_64")]
-        if level >= Level::Avx2 {
-            // SAFETY: as above.
-            return unsafe { super::bytes_x86::masked_sum(a, b, in_a, in_b) };
+        // SAFETY: as above.
+        unsafe {
+            use super::{bytes_avx2, bytes_avx512};
+            match level {
+                Level::Avx512Vnni => return bytes_avx512::masked_sum_vnni(a, b, in_a, in_b),
+                Level::Avx512Bw => return bytes_avx512::masked_sum(a, b, in_a, in_b),
+                Level::Avx2 => return bytes_avx2::masked_sum(a, b, in_a, in_b),
+                Level::Portable => {}
+            }
         }
         u8::masked_sum(a, b, in_a, in_b)
     }

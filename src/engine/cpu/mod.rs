@@ -4,13 +4,16 @@
 //! slices (`Pixel::sq_diff_sum`, in `kernels`): a row against itself shifted by k
 //! (horizontal), or a row against the row k below (vertical). Frames whose values all fit a byte
 //! (8-bit exports) are summed as bytes, twice as many per vector as 16-bit values. The loops are
-//! compiled once per [`Tier`] — AVX-512BW, AVX2, portable — and run on the one the engine was
-//! given; on the two x86 tiers the byte sums are written by hand (`bytes_x86`), where the
-//! compiler's own vectorising fell short. Large frames are cut into row blocks summed in parallel; the [`reference`] loop is
+//! compiled once per instruction set — AVX-512BW, AVX2, portable — and run on the one the
+//! engine's [`Tier`] names; on the x86 tiers the byte sums are written by hand (`bytes_avx2`,
+//! `bytes_avx512`, the latter with VNNI where the tier has it), where the compiler's own
+//! vectorising fell short. Large frames are cut into row blocks summed in parallel; the [`reference`] loop is
 //! the plain definition every tier is tested against.
 
 #[cfg(target_arch = "x86_64")]
-mod bytes_x86;
+mod bytes_avx2;
+#[cfg(target_arch = "x86_64")]
+mod bytes_avx512;
 mod kernels;
 mod reference;
 mod tier;
@@ -26,7 +29,7 @@ use rayon::prelude::*;
 use super::{Engine, LagSum, Variogram};
 use crate::decode::Frame;
 use crate::error::FileResult;
-use crate::region::{Inside, Patch};
+use crate::region::{Inside, Kept, Patch};
 use tier::Level;
 
 /// Pixels per parallel block: below this a frame is summed on the calling thread, since a rayon
@@ -106,12 +109,23 @@ pub fn sums_on(tier: Tier, frame: &Frame, patch: &Patch, max_lag: usize) -> Vari
         cols: patch.cols,
         max_lag,
     };
-    let inside = patch.inside.as_ref().map(Inside::as_bytes);
     let pixels = patch.pixels(frame);
     match narrow(&pixels) {
-        Some(bytes) => parallel_sums(tier, &bytes, inside, shape),
-        None => parallel_sums(tier, &pixels, inside, shape),
+        Some(bytes) => kept_sums(tier, &bytes, &patch.kept, shape),
+        None => kept_sums(tier, &pixels, &patch.kept, shape),
     }
+}
+
+/// The sums of the pairs whose two pixels `kept` keeps, its mask made from the pixels in the
+/// width they are summed in.
+fn kept_sums<P: OnLevel + PartialEq + TryFrom<u16>>(
+    tier: Tier,
+    pixels: &[P],
+    kept: &Kept,
+    shape: Shape,
+) -> Variogram {
+    let inside = kept.mask(pixels);
+    parallel_sums(tier, pixels, inside.as_deref().map(Inside::as_bytes), shape)
 }
 
 /// The pixels as bytes when every value fits one. Both passes are branch-free so they vectorise;
@@ -166,33 +180,37 @@ fn block_sums<P: OnLevel>(
     match tier.level() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: a Tier exists only for a level this CPU runs (Tier::available).
-        Level::Avx512Bw => unsafe { block_sums_avx512(pixels, inside, shape, rows) },
+        level @ (Level::Avx512Bw | Level::Avx512Vnni) => unsafe {
+            block_sums_avx512(level, pixels, inside, shape, rows)
+        },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Level::Avx2 => unsafe { block_sums_avx2(pixels, inside, shape, rows) },
+        Level::Avx2 => unsafe { block_sums_avx2(Level::Avx2, pixels, inside, shape, rows) },
         _ => block_sums_portable(Level::Portable, pixels, inside, shape, rows),
     }
 }
 
 /// The row loops compiled for one instruction set: the portable body inlined into a function
-/// with that target feature, so the compiler vectorises it for those registers.
+/// with that target feature, so the compiler vectorises it for those registers. `level` picks
+/// the hand-written kernels within it.
 macro_rules! compiled_for {
-    ($name:ident, $feature:literal, $level:expr) => {
+    ($name:ident, $feature:literal) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $feature)]
         unsafe fn $name<P: OnLevel>(
+            level: Level,
             pixels: &[P],
             inside: Option<&[u8]>,
             shape: Shape,
             rows: Range<usize>,
         ) -> Variogram {
-            block_sums_portable($level, pixels, inside, shape, rows)
+            block_sums_portable(level, pixels, inside, shape, rows)
         }
     };
 }
 
-compiled_for!(block_sums_avx512, "avx512bw", Level::Avx512Bw);
-compiled_for!(block_sums_avx2, "avx2", Level::Avx2);
+compiled_for!(block_sums_avx512, "avx512bw");
+compiled_for!(block_sums_avx2, "avx2");
 
 /// The row loops, inlined into each instruction-set variant above so each is compiled for it.
 #[inline(always)]
@@ -208,20 +226,33 @@ fn block_sums_portable<P: OnLevel>(
         cols,
         max_lag,
     } = shape;
-    let span = |r: usize| r * cols..(r + 1) * cols;
     let mut vg = Variogram::zeros(max_lag);
-    for r in rows {
-        let row = span(r);
+    for r in rows.clone() {
+        let row = r * cols..(r + 1) * cols;
         for k in 1..=max_lag.min(cols.saturating_sub(1)) {
             let (a, b) = (row.start..row.end - k, row.start + k..row.end);
             vg.horizontal[k - 1] += pair_sum(level, pixels, inside, a, b);
         }
-        for k in 1..=max_lag.min(height - 1 - r) {
-            vg.vertical[k - 1] += pair_sum(level, pixels, inside, row.clone(), span(r + k));
+    }
+    // A band's rows are one slice, so a vertical lag is one kernel call for the whole band:
+    // on rows a few hundred pixels wide, a call per row spent a fifth of its time on the
+    // call's fixed cost.
+    let band_rows = (BAND_PIXELS / cols.max(1)).max(1);
+    for first in rows.clone().step_by(band_rows) {
+        let end = (first + band_rows).min(rows.end);
+        for k in 1..=max_lag.min(height - 1 - first) {
+            // Every row of the band that has a row k below, against that row.
+            let a = first * cols..end.min(height - k) * cols;
+            let b = a.start + k * cols..a.end + k * cols;
+            vg.vertical[k - 1] += pair_sum(level, pixels, inside, a, b);
         }
     }
     vg
 }
+
+/// Pixels per band of rows summed lag by lag downwards: enough that a kernel call's fixed cost
+/// is small beside its loop, few enough that the band and the rows below it stay in cache.
+const BAND_PIXELS: usize = 1 << 14;
 
 /// Σ over the pairs (pixels[a][i], pixels[b][i]): all of them, or those whose two pixels are
 /// inside. A function rather than a closure so that `inline(always)` puts it, and the loops it

@@ -10,10 +10,10 @@ pub fn reference(frame: &Frame, patch: &Patch, max_lag: usize) -> Variogram {
     let mut vg = Variogram::zeros(max_lag);
     let at =
         |r: usize, c: usize| i64::from(frame.pixels[(patch.top + r) * frame.cols + patch.left + c]);
+    let pixels = patch.pixels(frame);
+    let mask = patch.kept.mask(&pixels[..]);
     let inside = |r: usize, c: usize| {
-        patch
-            .inside
-            .as_ref()
+        mask.as_ref()
             .is_none_or(|m| m.as_bytes()[r * patch.cols + c] != 0)
     };
     for r in 0..patch.rows {

@@ -1,7 +1,8 @@
 //! The CPU engine's sums against hand-worked cases and the plain reference, on every tier.
 
-use super::kernels::{Pixel, CHUNK};
+use super::kernels::{OnLevel, Pixel, CHUNK};
 use super::*;
+use crate::region::{self, Inside};
 
 fn frame(rows: usize, cols: usize, f: impl Fn(usize, usize) -> u16) -> Frame {
     let pixels = (0..rows * cols).map(|i| f(i / cols, i % cols)).collect();
@@ -183,14 +184,14 @@ fn masked_sums_count_only_pairs_with_both_pixels_inside() {
     let f = frame(40, 70, |r, c| if (r + c) % 2 == 0 { 0 } else { 65535 });
     let inside = (0..40 * 70).map(|i| u8::from((i * 31) % 11 > 2)).collect();
     let patch = Patch {
-        inside: Some(Inside::from_nonzero(inside)),
+        kept: Kept::Marked(Inside::from_nonzero(inside)),
         ..Patch::whole(&f)
     };
     let vg = sums(&f, &patch, 9);
     assert_eq!(vg, reference(&f, &patch, 9));
     assert!(vg.horizontal[0].pairs < 40 * 69, "the mask removed pairs");
     let all = Patch {
-        inside: Some(Inside::all(40 * 70)),
+        kept: Kept::Marked(Inside::all(40 * 70)),
         ..Patch::whole(&f)
     };
     assert_eq!(
@@ -232,10 +233,25 @@ fn every_tier_equals_the_reference_on_random_frames_masks_and_extremes() {
             .map(|_| u8::from(rng.random_bool(density)))
             .collect();
         let masked = Patch {
-            inside: Some(Inside::from_nonzero(inside)),
+            kept: Kept::Marked(Inside::from_nonzero(inside)),
             ..Patch::whole(&f)
         };
-        for patch in [Patch::whole(&f), masked] {
+        // The frame's extremes left out, and two values of which one may be past the pixels'
+        // width (a byte frame's 300): no pixel holds it.
+        let extremes = Patch::cut(
+            &f,
+            &crate::region::Shape::WholeFrame,
+            Some(region::extremes(&f)),
+        );
+        let values = Patch {
+            kept: Kept::Except(
+                rng.random_range(0..=top),
+                rng.random_range(0..=top)
+                    .saturating_add(rng.random_range(0..50)),
+            ),
+            ..Patch::whole(&f)
+        };
+        for patch in [Patch::whole(&f), masked, extremes.unwrap(), values] {
             let expect = reference(&f, &patch, max_lag);
             for tier in Tier::available() {
                 let got = sums_on(tier, &f, &patch, max_lag);
@@ -245,5 +261,35 @@ fn every_tier_equals_the_reference_on_random_frames_masks_and_extremes() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn the_largest_squares_past_the_kernels_lane_spans_and_a_ragged_end_sum_exactly_on_every_tier() {
+    // Every difference 255, so every u32 lane fills as fast as it can, over more vectors than
+    // any tier sums before widening (2^14 of 64 bytes) and an end shorter than a vector.
+    let n = 2 * 64 * (1 << 14) + 45;
+    let a: Vec<u8> = (0..n).map(|i| if i % 2 == 0 { 255 } else { 0 }).collect();
+    let b: Vec<u8> = a.iter().map(|&x| 255 - x).collect();
+    let mask: Vec<u8> = (0..n).map(|i| u8::from(i % 5 != 1)).collect();
+    let ones = vec![1u8; n];
+    let square = 255u64 * 255;
+    let inside = mask.iter().filter(|&&m| m == 1).count() as u64;
+    assert!(n as u64 * square > u64::from(u32::MAX));
+    for tier in Tier::available() {
+        let level = tier.level();
+        assert_eq!(
+            u8::sq_diff_sum_on(level, &a, &b),
+            n as u64 * square,
+            "{tier}"
+        );
+        assert_eq!(
+            u8::masked_sum_on(level, &a, &b, &mask, &ones),
+            LagSum {
+                pairs: inside,
+                sum_sq: inside * square
+            },
+            "{tier}"
+        );
     }
 }

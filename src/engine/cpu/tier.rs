@@ -1,4 +1,5 @@
-//! Which vector instructions the CPU kernels run with: AVX-512BW, AVX2, or plain code.
+//! Which vector instructions the CPU kernels run with: AVX-512BW with or without VNNI, AVX2, or
+//! plain code.
 //!
 //! The loops are compiled once per tier and the tier is chosen at run time, so one binary runs
 //! on any x86-64 machine at the best speed its CPU allows (no `target-cpu=native`). `TBS_CPU_TIER`
@@ -23,9 +24,16 @@ pub(super) enum Level {
     Portable,
     Avx2,
     Avx512Bw,
+    /// AVX-512BW and AVX-512 VNNI, whose multiply-add accumulates in one instruction.
+    Avx512Vnni,
 }
 
-const LEVELS: [Level; 3] = [Level::Portable, Level::Avx2, Level::Avx512Bw];
+const LEVELS: [Level; 4] = [
+    Level::Portable,
+    Level::Avx2,
+    Level::Avx512Bw,
+    Level::Avx512Vnni,
+];
 
 impl Level {
     fn name(self) -> &'static str {
@@ -33,6 +41,7 @@ impl Level {
             Level::Portable => "portable",
             Level::Avx2 => "avx2",
             Level::Avx512Bw => "avx512bw",
+            Level::Avx512Vnni => "avx512vnni",
         }
     }
 
@@ -43,6 +52,10 @@ impl Level {
             Level::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(target_arch = "x86_64")]
             Level::Avx512Bw => std::arch::is_x86_feature_detected!("avx512bw"),
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512Vnni => {
+                Level::Avx512Bw.on_this_cpu() && std::arch::is_x86_feature_detected!("avx512vnni")
+            }
             #[cfg(not(target_arch = "x86_64"))]
             _ => false,
         }
@@ -120,8 +133,8 @@ mod tests {
         assert!(Tier::available().contains(&Tier::lowered(Some(&best.to_string())).unwrap()));
         let e = Tier::lowered(Some("sse9")).unwrap_err().to_string();
         assert!(e.contains("TBS_CPU_TIER=sse9: not a CPU tier"), "{e}");
-        if !Level::Avx512Bw.on_this_cpu() {
-            let e = Tier::lowered(Some("avx512bw")).unwrap_err().to_string();
+        if !Level::Avx512Vnni.on_this_cpu() {
+            let e = Tier::lowered(Some("avx512vnni")).unwrap_err().to_string();
             assert!(e.contains("this CPU's best tier is"), "{e}");
         }
     }

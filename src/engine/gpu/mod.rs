@@ -11,6 +11,7 @@ mod device;
 pub mod plan;
 mod server;
 
+use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
@@ -23,7 +24,7 @@ use server::Server;
 use super::{Engine, Variogram};
 use crate::decode::Frame;
 use crate::error::{FileError, FileResult, Result, RunError};
-use crate::region::{Inside, Patch};
+use crate::region::{Inside, Kept, Patch};
 
 /// Batches in flight at once: one computing while the next is packed and uploaded.
 const SLOTS: usize = 2;
@@ -114,10 +115,13 @@ impl Engine for GpuEngine {
                     left: p.left,
                     rows: p.rows,
                     cols: p.cols,
-                    masked: p.inside.is_some(),
+                    masked: p.kept != Kept::All,
                 })
                 .collect(),
-            masks: patches.iter().map(|p| p.inside.clone()).collect(),
+            masks: patches
+                .iter()
+                .map(|p| p.kept.mask(&p.pixels(frame)[..]).map(Cow::into_owned))
+                .collect(),
         };
         let (reply, answer) = mpsc::channel();
         let request = Request {
