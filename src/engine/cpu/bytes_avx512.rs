@@ -10,6 +10,8 @@
 
 use std::arch::x86_64::*;
 
+use super::kernels::Runs;
+use super::tier::Level;
 use crate::engine::LagSum;
 
 /// Bytes per vector.
@@ -19,94 +21,141 @@ const LANES: usize = 64;
 /// a vector, and 16,384 of them stay below 2^32.
 const SPAN: usize = 1 << 14;
 
-/// Σ (a[i] − b[i])² over two equal-length byte slices, with `vpmaddwd`.
+/// The pairs of `runs` — offsets into `a` and `b` — that both masks mark (every pair without
+/// masks), and Σ (a[i] − b[i])² over them, on `level`'s instructions.
 ///
 /// # Safety
-/// The CPU must run AVX-512BW.
-#[target_feature(enable = "avx512bw,popcnt")]
-pub unsafe fn sq_diff_sum(a: &[u8], b: &[u8]) -> u64 {
-    // SAFETY: AVX-512BW, as the caller promises.
-    unsafe { summed::<false>(a, b, None) }.sum_sq
-}
-
-/// The pairs (a[i], b[i]) with `in_a[i]` and `in_b[i]` both nonzero, and Σ (a[i] − b[i])²
-/// over them, with `vpmaddwd`.
-///
-/// # Safety
-/// The CPU must run AVX-512BW.
-#[target_feature(enable = "avx512bw,popcnt")]
-pub unsafe fn masked_sum(a: &[u8], b: &[u8], in_a: &[u8], in_b: &[u8]) -> LagSum {
-    // SAFETY: as above.
-    unsafe { summed::<false>(a, b, Some((in_a, in_b))) }
-}
-
-/// As [`sq_diff_sum`], with `vpdpwssd`.
-///
-/// # Safety
-/// The CPU must run AVX-512BW and AVX-512 VNNI.
-#[target_feature(enable = "avx512bw,avx512vnni,popcnt")]
-pub unsafe fn sq_diff_sum_vnni(a: &[u8], b: &[u8]) -> u64 {
-    // SAFETY: both, as the caller promises.
-    unsafe { summed::<true>(a, b, None) }.sum_sq
-}
-
-/// As [`masked_sum`], with `vpdpwssd`.
-///
-/// # Safety
-/// The CPU must run AVX-512BW and AVX-512 VNNI.
-#[target_feature(enable = "avx512bw,avx512vnni,popcnt")]
-pub unsafe fn masked_sum_vnni(a: &[u8], b: &[u8], in_a: &[u8], in_b: &[u8]) -> LagSum {
-    // SAFETY: as above.
-    unsafe { summed::<true>(a, b, Some((in_a, in_b))) }
-}
-
-/// The pairs (a[i], b[i]) both masks mark (every pair without masks), and Σ (a[i] − b[i])²
-/// over them. Inlined into the four functions above, so it is compiled with their features.
-///
-/// # Safety
-/// The CPU must run AVX-512BW, and AVX-512 VNNI when `VNNI`.
-#[inline(always)]
-unsafe fn summed<const VNNI: bool>(a: &[u8], b: &[u8], masks: Option<(&[u8], &[u8])>) -> LagSum {
-    let n = masks.map_or(a.len().min(b.len()), |(m, w)| {
-        a.len().min(b.len()).min(m.len()).min(w.len())
-    });
-    // The bytes of the 64 from i that count, of those in `within`.
-    // SAFETY: every load is masked by `within`, which holds only bytes below n, and a masked
-    // load reads no byte outside its mask.
-    let kept = |i: usize, within: __mmask64| unsafe {
-        let (x, y) = (load(a, i, within), load(b, i, within));
-        let keep = match masks {
-            None => within,
-            Some((m, w)) => {
-                _mm512_mask_test_epi8_mask(within, load(m, i, within), load(w, i, within))
-            }
-        };
-        let d = _mm512_maskz_sub_epi8(keep, _mm512_max_epu8(x, y), _mm512_min_epu8(x, y));
-        (d, keep)
-    };
-    let (mut total, mut pairs) = (0u64, 0u64);
-    let bulk = n - n % LANES;
-    for start in (0..bulk).step_by(LANES * SPAN) {
-        let mut acc = _mm512_setzero_si512();
-        for i in (start..(start + LANES * SPAN).min(bulk)).step_by(LANES) {
-            let (d, keep) = kept(i, u64::MAX);
-            // SAFETY: the caller promises the features `add_squares` is compiled for.
-            acc = unsafe { add_squares::<VNNI>(acc, d) };
-            pairs += u64::from(keep.count_ones());
+/// `level` must be an AVX-512 tier this CPU runs.
+pub unsafe fn sum(
+    level: Level,
+    a: &[u8],
+    b: &[u8],
+    masks: Option<(&[u8], &[u8])>,
+    runs: Runs,
+) -> LagSum {
+    let end = runs.end();
+    assert!(
+        end <= a.len().min(b.len()) && masks.is_none_or(|(m, w)| end <= m.len().min(w.len())),
+        "the runs lie within the pixels and masks"
+    );
+    // SAFETY: the features, as the caller promises; the runs lie within every slice.
+    unsafe {
+        match level {
+            Level::Avx512Vnni => sum_vnni(a, b, masks, runs),
+            _ => sum_bw(a, b, masks, runs),
         }
-        // SAFETY: AVX-512F, which AVX-512BW implies.
-        total += unsafe { lane_total(acc) };
     }
-    if bulk < n {
-        // The ragged end: the bytes past the whole vectors.
-        let (d, keep) = kept(bulk, (1 << (n - bulk)) - 1);
-        // SAFETY: as above.
-        total += unsafe { lane_total(add_squares::<VNNI>(_mm512_setzero_si512(), d)) };
-        pairs += u64::from(keep.count_ones());
+}
+
+/// [`sum`] with `vpmaddwd`.
+#[target_feature(enable = "avx512bw,popcnt")]
+unsafe fn sum_bw(a: &[u8], b: &[u8], masks: Option<(&[u8], &[u8])>, runs: Runs) -> LagSum {
+    // SAFETY: AVX-512BW, as `sum`'s caller promises, and the runs lie within every slice.
+    unsafe { summed::<false>(a, b, masks, runs) }
+}
+
+/// [`sum`] with `vpdpwssd`.
+#[target_feature(enable = "avx512bw,avx512vnni,popcnt")]
+unsafe fn sum_vnni(a: &[u8], b: &[u8], masks: Option<(&[u8], &[u8])>, runs: Runs) -> LagSum {
+    // SAFETY: both features, as `sum`'s caller promises, and the runs lie within every slice.
+    unsafe { summed::<true>(a, b, masks, runs) }
+}
+
+/// The body of [`sum`], inlined into the two functions above so it is compiled with their
+/// features. A running sum is widened every [`SPAN`] vectors, across runs, so short runs cost
+/// no reduction each.
+///
+/// # Safety
+/// AVX-512BW, and AVX-512 VNNI when `VNNI`; the runs lie within every slice.
+#[inline(always)]
+unsafe fn summed<const VNNI: bool>(
+    a: &[u8],
+    b: &[u8],
+    masks: Option<(&[u8], &[u8])>,
+    runs: Runs,
+) -> LagSum {
+    let mut sums = Sums::default();
+    for t in 0..runs.count {
+        let (first, end) = (t * runs.stride, t * runs.stride + runs.len);
+        let whole = end - runs.len % LANES;
+        for i in (first..whole).step_by(LANES) {
+            // SAFETY: the features, as the caller promises; the vector lies within the run.
+            unsafe { sums.add::<VNNI>(a, b, masks, i, u64::MAX) };
+        }
+        if whole < end {
+            // The run's ragged end: the bytes past its whole vectors.
+            // SAFETY: as above; the mask marks only the run's bytes.
+            unsafe { sums.add::<VNNI>(a, b, masks, whole, (1 << (end - whole)) - 1) };
+        }
     }
+    let (acc, mut total, pairs) = (sums.acc, sums.total, sums.pairs);
+    // SAFETY: AVX-512F, which AVX-512BW implies.
+    total += unsafe { lane_total(acc) };
     LagSum {
-        pairs: if masks.is_some() { pairs } else { n as u64 },
+        pairs: match masks {
+            Some(_) => pairs,
+            None => (runs.count * runs.len) as u64,
+        },
         sum_sq: total,
+    }
+}
+
+/// A running sum of squares, the vectors added to it since it was last widened, the widened
+/// total and the pairs counted.
+struct Sums {
+    acc: __m512i,
+    vectors: usize,
+    total: u64,
+    pairs: u64,
+}
+
+impl Default for Sums {
+    fn default() -> Self {
+        Sums {
+            // SAFETY: AVX-512F, which every AVX-512 tier has.
+            acc: unsafe { _mm512_setzero_si512() },
+            vectors: 0,
+            total: 0,
+            pairs: 0,
+        }
+    }
+}
+
+impl Sums {
+    /// Adds the pairs of the 64 from `i` that `within` marks and both masks mark. A method
+    /// rather than a closure, so that inlined into a function with the AVX-512 features it is
+    /// compiled with them.
+    ///
+    /// # Safety
+    /// AVX-512BW, and VNNI when `VNNI`; every byte `within` marks lies inside every slice.
+    #[inline(always)]
+    unsafe fn add<const VNNI: bool>(
+        &mut self,
+        a: &[u8],
+        b: &[u8],
+        masks: Option<(&[u8], &[u8])>,
+        i: usize,
+        within: __mmask64,
+    ) {
+        // SAFETY: a masked load reads only the bytes its mask marks, which the caller promises
+        // lie inside the slices; the features, as the caller promises.
+        unsafe {
+            let (x, y) = (load(a, i, within), load(b, i, within));
+            let keep = match masks {
+                None => within,
+                Some((m, w)) => {
+                    _mm512_mask_test_epi8_mask(within, load(m, i, within), load(w, i, within))
+                }
+            };
+            let d = _mm512_maskz_sub_epi8(keep, _mm512_max_epu8(x, y), _mm512_min_epu8(x, y));
+            self.acc = add_squares::<VNNI>(self.acc, d);
+            self.pairs += u64::from(keep.count_ones());
+            self.vectors += 1;
+            if self.vectors == SPAN {
+                self.total += lane_total(self.acc);
+                (self.acc, self.vectors) = (_mm512_setzero_si512(), 0);
+            }
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! The pair-summing loops themselves, one body per pixel width: Σ (a − b)² over two equal
 //! slices, with or without a 0/1 mask, exact in 32-bit lanes that the compiler vectorises.
 
+use std::ops::Range;
+
 use super::tier::Level;
 use crate::engine::LagSum;
 
@@ -39,6 +41,51 @@ pub trait Pixel: Copy + Send + Sync + Into<u32> {
     }
 }
 
+/// Pairs a fixed distance apart along `count` equal runs of a frame's pixels: the t-th run's
+/// pairs are (pixels[a + t·stride + i], pixels[b + t·stride + i]) for i < len. A lag over a
+/// band of rows is one call, however many rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Runs {
+    pub a: usize,
+    pub b: usize,
+    pub len: usize,
+    pub stride: usize,
+    pub count: usize,
+}
+
+impl Runs {
+    /// The t-th run's two ranges.
+    #[inline(always)]
+    pub fn nth(&self, t: usize) -> (Range<usize>, Range<usize>) {
+        let (a, b) = (self.a + t * self.stride, self.b + t * self.stride);
+        (a..a + self.len, b..b + self.len)
+    }
+
+    /// One run of `len` pairs from the starts of two slices.
+    pub fn one(len: usize) -> Self {
+        Runs {
+            a: 0,
+            b: 0,
+            len,
+            stride: 0,
+            count: 1,
+        }
+    }
+
+    /// The same runs as offsets from their own starts, for slices that begin at `a` and `b`.
+    pub fn at_starts(self) -> Self {
+        Runs { a: 0, b: 0, ..self }
+    }
+
+    /// One past the last index the runs read; 0 when they read none.
+    pub fn end(&self) -> usize {
+        match (self.count, self.len) {
+            (0, _) | (_, 0) => 0,
+            (count, len) => self.a.max(self.b) + (count - 1) * self.stride + len,
+        }
+    }
+}
+
 /// The same sums on `level`'s instructions: the hand-written byte kernels where there are
 /// some, else the portable loops compiled for the caller's target.
 pub trait OnLevel: Pixel {
@@ -51,6 +98,31 @@ pub trait OnLevel: Pixel {
     fn masked_sum_on(_level: Level, a: &[Self], b: &[Self], in_a: &[u8], in_b: &[u8]) -> LagSum {
         Self::masked_sum(a, b, in_a, in_b)
     }
+
+    /// Σ over the pairs of `runs` whose two pixels are inside (all of them without a mask),
+    /// run by run.
+    #[inline(always)]
+    fn runs_sum_on(level: Level, pixels: &[Self], inside: Option<&[u8]>, runs: Runs) -> LagSum {
+        run_by_run(level, pixels, inside, runs)
+    }
+}
+
+/// Σ over the pairs of `runs` whose two pixels are inside, one slice kernel call per run.
+#[inline(always)]
+fn run_by_run<P: OnLevel>(level: Level, pixels: &[P], inside: Option<&[u8]>, runs: Runs) -> LagSum {
+    let mut total = LagSum::default();
+    for t in 0..runs.count {
+        let (a, b) = runs.nth(t);
+        let (x, y) = (&pixels[a.clone()], &pixels[b.clone()]);
+        total += match inside {
+            None => LagSum {
+                pairs: a.len() as u64,
+                sum_sq: P::sq_diff_sum_on(level, x, y),
+            },
+            Some(m) => P::masked_sum_on(level, x, y, &m[a], &m[b]),
+        };
+    }
+    total
 }
 
 impl OnLevel for u16 {}
@@ -63,8 +135,9 @@ impl OnLevel for u8 {
         unsafe {
             use super::{bytes_avx2, bytes_avx512};
             match level {
-                Level::Avx512Vnni => return bytes_avx512::sq_diff_sum_vnni(a, b),
-                Level::Avx512Bw => return bytes_avx512::sq_diff_sum(a, b),
+                Level::Avx512Vnni | Level::Avx512Bw => {
+                    return bytes_avx512::sum(level, a, b, None, Runs::one(a.len())).sum_sq;
+                }
                 Level::Avx2 => return bytes_avx2::sq_diff_sum(a, b),
                 Level::Portable => {}
             }
@@ -79,13 +152,29 @@ impl OnLevel for u8 {
         unsafe {
             use super::{bytes_avx2, bytes_avx512};
             match level {
-                Level::Avx512Vnni => return bytes_avx512::masked_sum_vnni(a, b, in_a, in_b),
-                Level::Avx512Bw => return bytes_avx512::masked_sum(a, b, in_a, in_b),
+                Level::Avx512Vnni | Level::Avx512Bw => {
+                    let runs = Runs::one(a.len());
+                    return bytes_avx512::sum(level, a, b, Some((in_a, in_b)), runs);
+                }
                 Level::Avx2 => return bytes_avx2::masked_sum(a, b, in_a, in_b),
                 Level::Portable => {}
             }
         }
         u8::masked_sum(a, b, in_a, in_b)
+    }
+
+    #[inline(always)]
+    fn runs_sum_on(level: Level, pixels: &[u8], inside: Option<&[u8]>, runs: Runs) -> LagSum {
+        #[cfg(target_arch = "x86_64")]
+        if level >= Level::Avx512Bw {
+            // SAFETY: as above.
+            return unsafe {
+                let (x, y) = (&pixels[runs.a..], &pixels[runs.b..]);
+                let masks = inside.map(|m| (&m[runs.a..], &m[runs.b..]));
+                super::bytes_avx512::sum(level, x, y, masks, runs.at_starts())
+            };
+        }
+        run_by_run(level, pixels, inside, runs)
     }
 }
 

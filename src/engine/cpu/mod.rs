@@ -18,7 +18,7 @@ mod kernels;
 mod reference;
 mod tier;
 
-use kernels::OnLevel;
+use kernels::{OnLevel, Runs};
 pub use reference::reference;
 pub use tier::{Tier, TIER_VARIABLE};
 
@@ -26,7 +26,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::{Engine, LagSum, Variogram};
+use super::{Engine, Variogram};
 use crate::decode::Frame;
 use crate::error::FileResult;
 use crate::region::{Inside, Kept, Patch};
@@ -227,52 +227,40 @@ fn block_sums_portable<P: OnLevel>(
         max_lag,
     } = shape;
     let mut vg = Variogram::zeros(max_lag);
-    for r in rows.clone() {
-        let row = r * cols..(r + 1) * cols;
-        for k in 1..=max_lag.min(cols.saturating_sub(1)) {
-            let (a, b) = (row.start..row.end - k, row.start + k..row.end);
-            vg.horizontal[k - 1] += pair_sum(level, pixels, inside, a, b);
-        }
-    }
-    // A band's rows are one slice, so a vertical lag is one kernel call for the whole band:
-    // on rows a few hundred pixels wide, a call per row spent a fifth of its time on the
-    // call's fixed cost.
+    // A band of rows at a time, one kernel call per lag: on rows a few hundred pixels wide, a
+    // call per row spent much of its time on the call's fixed cost.
     let band_rows = (BAND_PIXELS / cols.max(1)).max(1);
     for first in rows.clone().step_by(band_rows) {
         let end = (first + band_rows).min(rows.end);
+        for k in 1..=max_lag.min(cols.saturating_sub(1)) {
+            // Each row of the band against itself shifted by k.
+            let runs = Runs {
+                a: first * cols,
+                b: first * cols + k,
+                len: cols - k,
+                stride: cols,
+                count: end - first,
+            };
+            vg.horizontal[k - 1] += P::runs_sum_on(level, pixels, inside, runs);
+        }
         for k in 1..=max_lag.min(height - 1 - first) {
-            // Every row of the band that has a row k below, against that row.
-            let a = first * cols..end.min(height - k) * cols;
-            let b = a.start + k * cols..a.end + k * cols;
-            vg.vertical[k - 1] += pair_sum(level, pixels, inside, a, b);
+            // The rows of the band that have a row k below, as one run, against those rows.
+            let runs = Runs {
+                a: first * cols,
+                b: (first + k) * cols,
+                len: (end.min(height - k) - first) * cols,
+                stride: 0,
+                count: 1,
+            };
+            vg.vertical[k - 1] += P::runs_sum_on(level, pixels, inside, runs);
         }
     }
     vg
 }
 
-/// Pixels per band of rows summed lag by lag downwards: enough that a kernel call's fixed cost
-/// is small beside its loop, few enough that the band and the rows below it stay in cache.
+/// Pixels per band of rows summed lag by lag: enough that a kernel call's fixed cost is small
+/// beside its loop, few enough that the band and the rows below it stay in cache.
 const BAND_PIXELS: usize = 1 << 14;
-
-/// Σ over the pairs (pixels[a][i], pixels[b][i]): all of them, or those whose two pixels are
-/// inside. A function rather than a closure so that `inline(always)` puts it, and the loops it
-/// calls, inside each instruction-set variant.
-#[inline(always)]
-fn pair_sum<P: OnLevel>(
-    level: Level,
-    pixels: &[P],
-    inside: Option<&[u8]>,
-    a: Range<usize>,
-    b: Range<usize>,
-) -> LagSum {
-    match inside {
-        None => LagSum {
-            pairs: a.len() as u64,
-            sum_sq: P::sq_diff_sum_on(level, &pixels[a], &pixels[b]),
-        },
-        Some(m) => P::masked_sum_on(level, &pixels[a.clone()], &pixels[b.clone()], &m[a], &m[b]),
-    }
-}
 
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,7 @@
 
 use super::kernels::{OnLevel, Pixel, CHUNK};
 use super::*;
+use crate::engine::LagSum;
 use crate::region::{self, Inside};
 
 fn frame(rows: usize, cols: usize, f: impl Fn(usize, usize) -> u16) -> Frame {
