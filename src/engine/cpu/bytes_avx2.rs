@@ -2,13 +2,15 @@
 //! by itself from the portable loops. A byte difference is |a − b| = max − min; widened to 16
 //! bits it is squared and summed in pairs by one multiply-add (`vpmaddwd`); a mask is an AND
 //! with 0x00 or 0xFF; the pair count is a sum of absolute differences against zero
-//! (`vpsadbw`). A slice's ragged end is one more vector, ending where the slice ends, with the
-//! bytes already counted masked off. Exact: every sum is an integer in a lane that cannot
+//! (`vpsadbw`). A run's ragged end is one more vector, ending where the run ends, with the
+//! bytes already counted masked off; a lag over a band of rows is one call. Exact: every sum is an integer in a lane that cannot
 //! overflow.
 
 use std::arch::x86_64::*;
 
-use super::kernels::Pixel;
+use std::ops::Range;
+
+use super::kernels::{Pixel, Runs};
 use crate::engine::LagSum;
 
 /// Bytes per vector.
@@ -18,73 +20,130 @@ const LANES: usize = 32;
 /// a vector, and 16,384 of them stay below 2^32.
 const SPAN: usize = 1 << 14;
 
-/// Σ (a[i] − b[i])² over two equal-length byte slices.
+/// The pairs of `runs` — offsets into `a` and `b` — that both masks mark (every pair without
+/// masks; the masks hold 0 or 1), and Σ (a[i] − b[i])² over them.
 ///
 /// # Safety
 /// The CPU must run AVX2.
 #[target_feature(enable = "avx2")]
-pub unsafe fn sq_diff_sum(a: &[u8], b: &[u8]) -> u64 {
-    let n = a.len().min(b.len());
-    if n < LANES {
-        return u8::sq_diff_sum(&a[..n], &b[..n]);
-    }
-    let bulk = n - n % LANES;
-    let mut total = 0;
-    for start in (0..bulk).step_by(LANES * SPAN) {
-        let mut acc = _mm256_setzero_si256();
-        for i in (start..(start + LANES * SPAN).min(bulk)).step_by(LANES) {
-            // SAFETY: i + LANES ≤ bulk ≤ both lengths.
-            let (x, y) = unsafe { (load(a, i), load(b, i)) };
-            acc = add_squares(acc, difference(x, y));
+pub unsafe fn sum(a: &[u8], b: &[u8], masks: Option<(&[u8], &[u8])>, runs: Runs) -> LagSum {
+    let end = runs.end();
+    assert!(
+        end <= a.len().min(b.len()) && masks.is_none_or(|(m, w)| end <= m.len().min(w.len())),
+        "the runs lie within the pixels and masks"
+    );
+    let every = _mm256_set1_epi8(1);
+    let mut sums = Sums::default();
+    for t in 0..runs.count {
+        let (first, end) = (t * runs.stride, t * runs.stride + runs.len);
+        if runs.len < LANES {
+            sums.short(a, b, masks, first..end);
+            continue;
         }
-        total += lane_total(acc);
+        let whole = end - runs.len % LANES;
+        for i in (first..whole).step_by(LANES) {
+            // SAFETY: the vector lies within the run, which lies within every slice.
+            unsafe { sums.add(a, b, masks, i, every) };
+        }
+        if whole < end {
+            // The ragged end: the run's last vector, less the bytes the whole ones counted.
+            let last = _mm256_and_si256(tail_of(end - whole), every);
+            // SAFETY: as above; the run is at least a vector long.
+            unsafe { sums.add(a, b, masks, end - LANES, last) };
+        }
     }
-    // SAFETY: LANES ≤ n, so the last vector lies within both slices.
-    let (x, y) = unsafe { (load(a, n - LANES), load(b, n - LANES)) };
-    let tail = _mm256_and_si256(difference(x, y), tail_of(n - bulk));
-    total + lane_total(add_squares(_mm256_setzero_si256(), tail))
+    sums.total(masks.is_some(), runs)
 }
 
-/// The pairs (a[i], b[i]) with `in_a[i]` and `in_b[i]` both 1 (the masks hold 0 or 1), and
-/// Σ (a[i] − b[i])² over them.
-///
-/// # Safety
-/// The CPU must run AVX2.
-#[target_feature(enable = "avx2")]
-pub unsafe fn masked_sum(a: &[u8], b: &[u8], in_a: &[u8], in_b: &[u8]) -> LagSum {
-    let n = a.len().min(b.len()).min(in_a.len()).min(in_b.len());
-    if n < LANES {
-        return u8::masked_sum(&a[..n], &b[..n], &in_a[..n], &in_b[..n]);
-    }
-    let bulk = n - n % LANES;
-    let zero = _mm256_setzero_si256();
-    let (mut total, mut pairs) = (0, zero);
-    // The 32 pairs from i, and which of them both masks mark (0x01 or 0x00 per byte).
-    // SAFETY: i + LANES ≤ n, every slice's length.
-    let at = |i| unsafe {
-        let both = _mm256_and_si256(load(in_a, i), load(in_b, i));
-        (load(a, i), load(b, i), both)
-    };
-    for start in (0..bulk).step_by(LANES * SPAN) {
-        let mut acc = zero;
-        for i in (start..(start + LANES * SPAN).min(bulk)).step_by(LANES) {
-            let (x, y, both) = at(i);
-            pairs = _mm256_add_epi64(pairs, _mm256_sad_epu8(both, zero));
-            acc = add_marked_squares(acc, x, y, both);
+/// A running sum of squares, the vectors added to it since it was last widened, the widened
+/// total, and the pairs counted in the vectors' u64 lanes and in short runs.
+struct Sums {
+    acc: __m256i,
+    vectors: usize,
+    total: u64,
+    pairs: __m256i,
+    short_pairs: u64,
+}
+
+impl Default for Sums {
+    fn default() -> Self {
+        // SAFETY: AVX, which AVX2 implies.
+        let zero = unsafe { _mm256_setzero_si256() };
+        Sums {
+            acc: zero,
+            vectors: 0,
+            total: 0,
+            pairs: zero,
+            short_pairs: 0,
         }
-        total += lane_total(acc);
     }
-    // The ragged end: the last vector's bytes that the whole vectors did not count.
-    let (x, y, both) = at(n - LANES);
-    let both = _mm256_and_si256(both, tail_of(n - bulk));
-    pairs = _mm256_add_epi64(pairs, _mm256_sad_epu8(both, zero));
-    total += lane_total(add_marked_squares(zero, x, y, both));
-    let mut lanes = [0u64; 4];
-    // SAFETY: four u64 fill the 32 bytes stored.
-    unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), pairs) };
-    LagSum {
-        pairs: lanes.iter().sum(),
-        sum_sq: total,
+}
+
+impl Sums {
+    /// Adds the pairs of the 32 from `i` that both masks mark and `last` (0x01 or 0x00 per
+    /// byte) lets count. A method rather than a closure, so that inlined into a function with
+    /// AVX2 it is compiled with it.
+    ///
+    /// # Safety
+    /// AVX2; the 32 bytes from `i` lie inside every slice.
+    #[inline(always)]
+    unsafe fn add(
+        &mut self,
+        a: &[u8],
+        b: &[u8],
+        masks: Option<(&[u8], &[u8])>,
+        i: usize,
+        last: __m256i,
+    ) {
+        // SAFETY: in bounds, as the caller promises; AVX2, as the caller promises.
+        unsafe {
+            let zero = _mm256_setzero_si256();
+            let (x, y) = (load(a, i), load(b, i));
+            let both = match masks {
+                None => last,
+                Some((m, w)) => {
+                    let both = _mm256_and_si256(_mm256_and_si256(load(m, i), load(w, i)), last);
+                    self.pairs = _mm256_add_epi64(self.pairs, _mm256_sad_epu8(both, zero));
+                    both
+                }
+            };
+            self.acc = add_marked_squares(self.acc, x, y, both);
+            self.vectors += 1;
+            if self.vectors == SPAN {
+                self.total += lane_total(self.acc);
+                (self.acc, self.vectors) = (zero, 0);
+            }
+        }
+    }
+
+    /// Adds a run shorter than a vector, in the portable loop.
+    fn short(&mut self, a: &[u8], b: &[u8], masks: Option<(&[u8], &[u8])>, run: Range<usize>) {
+        let (x, y) = (&a[run.clone()], &b[run.clone()]);
+        let sums = match masks {
+            None => LagSum {
+                pairs: 0,
+                sum_sq: u8::sq_diff_sum(x, y),
+            },
+            Some((m, w)) => u8::masked_sum(x, y, &m[run.clone()], &w[run]),
+        };
+        self.total += sums.sum_sq;
+        self.short_pairs += sums.pairs;
+    }
+
+    /// The sums of every run: the pairs counted where there were masks, else all of them.
+    #[inline(always)]
+    fn total(self, masked: bool, runs: Runs) -> LagSum {
+        let mut lanes = [0u64; 4];
+        // SAFETY: AVX, which AVX2 implies; four u64 fill the 32 bytes stored.
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), self.pairs) };
+        LagSum {
+            pairs: match masked {
+                true => lanes.iter().sum::<u64>() + self.short_pairs,
+                false => (runs.count * runs.len) as u64,
+            },
+            // SAFETY: AVX2, which every caller of the kernels here has.
+            sum_sq: self.total + unsafe { lane_total(self.acc) },
+        }
     }
 }
 

@@ -138,7 +138,7 @@ impl OnLevel for u8 {
                 Level::Avx512Vnni | Level::Avx512Bw => {
                     return bytes_avx512::sum(level, a, b, None, Runs::one(a.len())).sum_sq;
                 }
-                Level::Avx2 => return bytes_avx2::sq_diff_sum(a, b),
+                Level::Avx2 => return bytes_avx2::sum(a, b, None, Runs::one(a.len())).sum_sq,
                 Level::Portable => {}
             }
         }
@@ -156,7 +156,9 @@ impl OnLevel for u8 {
                     let runs = Runs::one(a.len());
                     return bytes_avx512::sum(level, a, b, Some((in_a, in_b)), runs);
                 }
-                Level::Avx2 => return bytes_avx2::masked_sum(a, b, in_a, in_b),
+                Level::Avx2 => {
+                    return bytes_avx2::sum(a, b, Some((in_a, in_b)), Runs::one(a.len()));
+                }
                 Level::Portable => {}
             }
         }
@@ -166,12 +168,15 @@ impl OnLevel for u8 {
     #[inline(always)]
     fn runs_sum_on(level: Level, pixels: &[u8], inside: Option<&[u8]>, runs: Runs) -> LagSum {
         #[cfg(target_arch = "x86_64")]
-        if level >= Level::Avx512Bw {
+        if level >= Level::Avx2 {
+            let (x, y) = (&pixels[runs.a..], &pixels[runs.b..]);
+            let masks = inside.map(|m| (&m[runs.a..], &m[runs.b..]));
             // SAFETY: as above.
             return unsafe {
-                let (x, y) = (&pixels[runs.a..], &pixels[runs.b..]);
-                let masks = inside.map(|m| (&m[runs.a..], &m[runs.b..]));
-                super::bytes_avx512::sum(level, x, y, masks, runs.at_starts())
+                match level {
+                    Level::Avx2 => super::bytes_avx2::sum(x, y, masks, runs.at_starts()),
+                    _ => super::bytes_avx512::sum(level, x, y, masks, runs.at_starts()),
+                }
             };
         }
         run_by_run(level, pixels, inside, runs)
