@@ -239,15 +239,15 @@ impl Patch {
     }
 }
 
-/// Pixels holding `lo` or `hi`, counted in 32-bit lanes a chunk at a time so the count
-/// vectorises.
+/// Pixels holding `lo` or `hi`, counted in 16-bit lanes, as wide as the pixels, a chunk of
+/// at most 2^16 − 1 at a time so a lane cannot overflow.
 fn count_of(pixels: &[u16], lo: u16, hi: u16) -> u64 {
     pixels
-        .chunks(1 << 16)
+        .chunks(usize::from(u16::MAX))
         .map(|c| {
             c.iter()
-                .map(|&p| u32::from(p == lo || p == hi))
-                .sum::<u32>()
+                .map(|&p| u16::from((p == lo) | (p == hi)))
+                .sum::<u16>()
         })
         .map(u64::from)
         .sum()
