@@ -2,13 +2,14 @@
 //!
 //! Both directions reduce to one primitive, the sum of squared differences between two equal
 //! slices (`Pixel::sq_diff_sum`, in `kernels`): a row against itself shifted by k
-//! (horizontal), or a row against the row k below (vertical). Frames whose values all fit a byte
-//! (8-bit exports) are summed as bytes, twice as many per vector as 16-bit values. The loops are
-//! compiled once per instruction set — AVX-512BW, AVX2, portable — and run on the one the
-//! engine's [`Tier`] names; on the x86 tiers the byte sums are written by hand (`bytes_avx2`,
-//! `bytes_avx512`, the latter with VNNI where the tier has it), where the compiler's own
-//! vectorising fell short. Large frames are cut into row blocks summed in parallel; the [`reference`] loop is
-//! the plain definition every tier is tested against.
+//! (horizontal), or rows against the rows k below (vertical). A lag over a band of rows is one
+//! call ([`kernels::Runs`]), so a row pays no call's fixed cost per lag. Frames whose values all
+//! fit a byte (8-bit exports) are summed as bytes, twice as many per vector as 16-bit values.
+//! The loops are compiled once per instruction set — AVX-512BW, AVX2, portable — and run on
+//! the one the engine's [`Tier`] names; on the x86 tiers the byte sums are written by hand
+//! (`bytes_avx2`, `bytes_avx512`, the latter with VNNI where the tier has it), where the
+//! compiler's own vectorising fell short. Large frames are cut into row blocks summed in
+//! parallel; the [`reference`] loop is the plain definition every tier is tested against.
 
 #[cfg(target_arch = "x86_64")]
 mod bytes_avx2;
