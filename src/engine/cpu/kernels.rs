@@ -61,17 +61,6 @@ impl Runs {
         (a..a + self.len, b..b + self.len)
     }
 
-    /// One run of `len` pairs from the starts of two slices.
-    pub fn one(len: usize) -> Self {
-        Runs {
-            a: 0,
-            b: 0,
-            len,
-            stride: 0,
-            count: 1,
-        }
-    }
-
     /// The same runs as offsets from their own starts, for slices that begin at `a` and `b`.
     pub fn at_starts(self) -> Self {
         Runs { a: 0, b: 0, ..self }
@@ -127,51 +116,16 @@ fn run_by_run<P: OnLevel>(level: Level, pixels: &[P], inside: Option<&[u8]>, run
 
 impl OnLevel for u16 {}
 
+/// Bytes have hand-written kernels on the x86 tiers, which take a lag's runs whole; the
+/// portable tier sums them run by run with the loops below.
 impl OnLevel for u8 {
-    #[inline(always)]
-    fn sq_diff_sum_on(level: Level, a: &[u8], b: &[u8]) -> u64 {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `level` is that of a Tier, which exists only for what this CPU runs.
-        unsafe {
-            use super::{bytes_avx2, bytes_avx512};
-            match level {
-                Level::Avx512Vnni | Level::Avx512Bw => {
-                    return bytes_avx512::sum(level, a, b, None, Runs::one(a.len())).sum_sq;
-                }
-                Level::Avx2 => return bytes_avx2::sum(a, b, None, Runs::one(a.len())).sum_sq,
-                Level::Portable => {}
-            }
-        }
-        u8::sq_diff_sum(a, b)
-    }
-
-    #[inline(always)]
-    fn masked_sum_on(level: Level, a: &[u8], b: &[u8], in_a: &[u8], in_b: &[u8]) -> LagSum {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above.
-        unsafe {
-            use super::{bytes_avx2, bytes_avx512};
-            match level {
-                Level::Avx512Vnni | Level::Avx512Bw => {
-                    let runs = Runs::one(a.len());
-                    return bytes_avx512::sum(level, a, b, Some((in_a, in_b)), runs);
-                }
-                Level::Avx2 => {
-                    return bytes_avx2::sum(a, b, Some((in_a, in_b)), Runs::one(a.len()));
-                }
-                Level::Portable => {}
-            }
-        }
-        u8::masked_sum(a, b, in_a, in_b)
-    }
-
     #[inline(always)]
     fn runs_sum_on(level: Level, pixels: &[u8], inside: Option<&[u8]>, runs: Runs) -> LagSum {
         #[cfg(target_arch = "x86_64")]
         if level >= Level::Avx2 {
             let (x, y) = (&pixels[runs.a..], &pixels[runs.b..]);
             let masks = inside.map(|m| (&m[runs.a..], &m[runs.b..]));
-            // SAFETY: as above.
+            // SAFETY: `level` is that of a Tier, which exists only for what this CPU runs.
             return unsafe {
                 match level {
                     Level::Avx2 => super::bytes_avx2::sum(x, y, masks, runs.at_starts()),

@@ -1,6 +1,6 @@
 //! The CPU engine's sums against hand-worked cases and the plain reference, on every tier.
 
-use super::kernels::{OnLevel, Pixel, CHUNK};
+use super::kernels::{OnLevel, Pixel, Runs, CHUNK};
 use super::*;
 use crate::engine::LagSum;
 use crate::region::{self, Inside};
@@ -275,22 +275,44 @@ fn the_largest_squares_past_the_kernels_lane_spans_and_a_ragged_end_sum_exactly_
     let mask: Vec<u8> = (0..n).map(|i| u8::from(i % 5 != 1)).collect();
     let ones = vec![1u8; n];
     let square = 255u64 * 255;
-    let inside = mask.iter().filter(|&&m| m == 1).count() as u64;
     assert!(n as u64 * square > u64::from(u32::MAX));
-    for tier in Tier::available() {
-        let level = tier.level();
-        assert_eq!(
-            u8::sq_diff_sum_on(level, &a, &b),
-            n as u64 * square,
-            "{tier}"
-        );
-        assert_eq!(
-            u8::masked_sum_on(level, &a, &b, &mask, &ones),
-            LagSum {
-                pairs: inside,
-                sum_sq: inside * square
-            },
-            "{tier}"
-        );
+    // The first n bytes against the next n: as one run, and as runs of 999 (a row's ragged
+    // end each) whose vectors together pass the span.
+    let (pixels, inside) = ([a, b].concat(), [mask, ones].concat());
+    let one = Runs {
+        a: 0,
+        b: n,
+        len: n,
+        stride: 0,
+        count: 1,
+    };
+    let rows = Runs {
+        len: 999,
+        stride: 1000,
+        count: n / 1000,
+        ..one
+    };
+    for runs in [one, rows] {
+        let pairs = (0..runs.count)
+            .flat_map(|t| runs.nth(t).0)
+            .filter(|&i| inside[i] == 1)
+            .count() as u64;
+        for tier in Tier::available() {
+            let level = tier.level();
+            let plain = u8::runs_sum_on(level, &pixels, None, runs);
+            assert_eq!(
+                plain.sum_sq,
+                (runs.count * runs.len) as u64 * square,
+                "{tier}"
+            );
+            assert_eq!(
+                u8::runs_sum_on(level, &pixels, Some(&inside), runs),
+                LagSum {
+                    pairs,
+                    sum_sq: pairs * square
+                },
+                "{tier}"
+            );
+        }
     }
 }
