@@ -1,13 +1,12 @@
-//! The byte kernels in AVX2, for the AVX2 and AVX-512BW tiers: what the compiler does not find
-//! by itself from the portable loops. A byte difference is |a − b| = max − min; widened to 16
-//! bits it is squared and summed in pairs by one multiply-add (`vpmaddwd`); a mask is an AND
-//! with 0x00 or 0xFF; the pair count is a sum of absolute differences against zero
-//! (`vpsadbw`). A run's ragged end is one more vector, ending where the run ends, with the
-//! bytes already counted masked off; a lag over a band of rows is one call. Exact: every sum is an integer in a lane that cannot
-//! overflow.
+//! The byte kernels in AVX2, for the AVX2 tier: what the compiler does not find by itself from
+//! the portable loops. A byte difference is |a − b| = max − min; widened to 16 bits it is
+//! squared and summed in pairs by one multiply-add (`vpmaddwd`); a mask is an AND with 0x00 or
+//! 0xFF; the pair count is a sum of absolute differences against zero (`vpsadbw`). A lag over a
+//! band of rows is one call; a run's ragged end is one more vector, ending where the run ends,
+//! with the bytes already counted masked off. Exact: every sum is an integer in a lane that
+//! cannot overflow.
 
 use std::arch::x86_64::*;
-
 use std::ops::Range;
 
 use super::kernels::{Pixel, Runs};
@@ -27,11 +26,7 @@ const SPAN: usize = 1 << 14;
 /// The CPU must run AVX2.
 #[target_feature(enable = "avx2")]
 pub unsafe fn sum(a: &[u8], b: &[u8], masks: Option<(&[u8], &[u8])>, runs: Runs) -> LagSum {
-    let end = runs.end();
-    assert!(
-        end <= a.len().min(b.len()) && masks.is_none_or(|(m, w)| end <= m.len().min(w.len())),
-        "the runs lie within the pixels and masks"
-    );
+    runs.assert_within(a, b, masks);
     let every = _mm256_set1_epi8(1);
     let mut sums = Sums::default();
     for t in 0..runs.count {

@@ -33,11 +33,7 @@ pub unsafe fn sum(
     masks: Option<(&[u8], &[u8])>,
     runs: Runs,
 ) -> LagSum {
-    let end = runs.end();
-    assert!(
-        end <= a.len().min(b.len()) && masks.is_none_or(|(m, w)| end <= m.len().min(w.len())),
-        "the runs lie within the pixels and masks"
-    );
+    runs.assert_within(a, b, masks);
     // SAFETY: the features, as the caller promises; the runs lie within every slice.
     unsafe {
         match level {

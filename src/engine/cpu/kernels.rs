@@ -66,8 +66,18 @@ impl Runs {
         Runs { a: 0, b: 0, ..self }
     }
 
+    /// Panics unless the runs, as offsets into `a` and `b` (and the masks, when there are
+    /// some), lie within them: the hand-written kernels read them unchecked.
+    pub fn assert_within<P>(&self, a: &[P], b: &[P], masks: Option<(&[u8], &[u8])>) {
+        let end = self.end();
+        assert!(
+            end <= a.len().min(b.len()) && masks.is_none_or(|(m, w)| end <= m.len().min(w.len())),
+            "the runs lie within the pixels and masks"
+        );
+    }
+
     /// One past the last index the runs read; 0 when they read none.
-    pub fn end(&self) -> usize {
+    fn end(&self) -> usize {
         match (self.count, self.len) {
             (0, _) | (_, 0) => 0,
             (count, len) => self.a.max(self.b) + (count - 1) * self.stride + len,
