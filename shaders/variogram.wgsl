@@ -1,8 +1,9 @@
 // Exact variogram pair sums, many images per dispatch.
 //
-// The host packs the bands of many frames into `pixels` (two 16-bit stored values per word, the
-// lower half first), each frame once however many regions it has, and cuts each region's rows
-// in a band into tiles of whole rows. A tile reads its region's columns of the band's rows.
+// The host packs the bands of many frames into `pixels`, each frame once however many regions
+// it has: two 16-bit stored values per word, or four bytes when all of a frame's values fit one
+// (half the upload), the first value in the lowest bits. It cuts each region's rows in a band
+// into tiles of whole rows. A tile reads its region's columns of the band's rows.
 // Workgroup (x, y) sums the pairs of tile x at one lag in one direction: y < max_lag is
 // horizontal lag y + 1, the rest vertical lag y - max_lag + 1. A pair belongs to the tile holding
 // its first (left or upper) pixel, so every pair is counted by exactly one workgroup.
@@ -24,8 +25,9 @@ struct Params {
 }
 
 // One tile: columns [left, left + cols) of band rows [first_row, first_row + row_count), in a
-// band `stride` pixels wide whose pixels start at word `word_offset`. Vertical partners lie
-// above band row `rows_end`. The mask bit of (first_row, left) is `mask_base`.
+// band `stride` pixels wide whose pixels start at word `word_offset`, 2^pixel_shift of them a
+// word. Vertical partners lie above band row `rows_end`. The mask bit of (first_row, left) is
+// `mask_base`.
 struct Tile {
     word_offset: u32,
     stride: u32,
@@ -36,6 +38,7 @@ struct Tile {
     rows_end: u32,
     mask_base: u32,
     masked: u32,
+    pixel_shift: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -50,10 +53,13 @@ var<workgroup> sum_lo: array<u32, WORKGROUP>;
 var<workgroup> sum_hi: array<u32, WORKGROUP>;
 var<workgroup> count: array<u32, WORKGROUP>;
 
-// The stored value of pixel `i` of the band starting at word `base`.
-fn pixel(base: u32, i: u32) -> u32 {
-    let word = pixels[base + (i >> 1u)];
-    return (word >> ((i & 1u) * 16u)) & 0xffffu;
+// The stored value of pixel `i` of the band starting at word `base`, 2^shift values a word.
+// The same arithmetic serves both widths, so a batch mixing them needs no branch.
+fn pixel(base: u32, i: u32, shift: u32) -> u32 {
+    let word = pixels[base + (i >> shift)];
+    let bits = 32u >> shift;
+    let lane = i & ((1u << shift) - 1u);
+    return (word >> (lane * bits)) & ((1u << bits) - 1u);
 }
 
 // 1 when mask bit `bit` is set, else 0.
@@ -91,8 +97,8 @@ fn main(
         let row = r * tile.stride + tile.left;
         let bits = tile.mask_base + (r - tile.first_row) * tile.cols;
         for (var c = lid; c < col_end; c += WORKGROUP) {
-            let a = pixel(tile.word_offset, row + c);
-            let b = pixel(tile.word_offset, row + c + partner);
+            let a = pixel(tile.word_offset, row + c, tile.pixel_shift);
+            let b = pixel(tile.word_offset, row + c + partner, tile.pixel_shift);
             var both = 1u;
             if tile.masked != 0u {
                 both = is_inside(bits + c) & is_inside(bits + c + partner_bit);

@@ -307,11 +307,15 @@ fn frames_larger_than_a_batch_are_cut_into_bands() {
         return;
     };
     let mut rng = ChaCha8Rng::seed_from_u64(9);
-    // 64 KiB of pixels per batch is 32768 pixels: these need several bands each.
+    // 64 KiB of pixels per batch is 32768 16-bit pixels or 65536 bytes: these need several
+    // bands each, in either width; odd widths start bands mid-word in the frame.
     for (rows, cols) in [(300, 301), (1000, 77), (97, 700)] {
-        let f = random_frame(&mut rng, rows, cols, u16::MAX);
-        for max_lag in [1, 16, 40] {
-            assert_same(engine, &f, max_lag, &format!("{rows}×{cols} in bands"));
+        for max in [u16::MAX, 255] {
+            let f = random_frame(&mut rng, rows, cols, max);
+            for max_lag in [1, 16, 40] {
+                let what = format!("{rows}×{cols} up to {max} in bands");
+                assert_same(engine, &f, max_lag, &what);
+            }
         }
     }
 }
@@ -322,14 +326,17 @@ fn a_frame_too_wide_for_the_adapter_is_an_error_and_the_engine_goes_on() {
         return;
     };
     let mut rng = ChaCha8Rng::seed_from_u64(10);
-    // 16 rows of 3000 pixels already exceed the 32768-pixel batch.
-    let wide = random_frame(&mut rng, 40, 3000, 255);
+    // A band at lag 16 is at least 17 rows: 17 rows of 3000 16-bit pixels exceed the 32768
+    // that a batch holds, but as bytes they fit its 65536.
+    let wide = random_frame(&mut rng, 40, 3000, u16::MAX);
     let e = engine
         .variogram(&wide, &Patch::whole(&wide), 16)
         .unwrap_err();
     assert!(e.to_string().contains("does not fit"), "{e}");
     let f = random_frame(&mut rng, 50, 60, 255);
     assert_same(engine, &f, 16, "after an error");
+    let bytes = random_frame(&mut rng, 40, 3000, 255);
+    assert_same(engine, &bytes, 16, "as wide, in bytes");
 }
 
 /// A cohort of phantoms of several depths, signs and syntaxes, multi-frame included.

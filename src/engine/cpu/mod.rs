@@ -27,7 +27,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::{Engine, Variogram};
+use super::{narrow, Engine, Variogram};
 use crate::decode::Frame;
 use crate::error::FileResult;
 use crate::region::{Inside, Kept, Patch};
@@ -127,13 +127,6 @@ fn kept_sums<P: OnLevel + PartialEq + TryFrom<u16>>(
 ) -> Variogram {
     let inside = kept.mask(pixels);
     parallel_sums(tier, pixels, inside.as_deref().map(Inside::as_bytes), shape)
-}
-
-/// The pixels as bytes when every value fits one. Both passes are branch-free so they vectorise;
-/// an early-exit test would not, and would cost a third of an 8-bit frame's time.
-fn narrow(pixels: &[u16]) -> Option<Vec<u8>> {
-    let max = pixels.iter().fold(0, |m, &p| m.max(p));
-    (max <= u16::from(u8::MAX)).then(|| pixels.iter().map(|&p| p as u8).collect())
 }
 
 /// A frame's size and the lags summed.

@@ -384,7 +384,7 @@ mod tests {
         };
         let gpu = Gpu::open(&adapter, Some(1 << 16)).unwrap();
         let slot = gpu.slot();
-        use crate::engine::gpu::plan::{self, Band, Placed, Window};
+        use crate::engine::gpu::plan::{self, Band, Packing, Placed, Window};
         let (rows, cols) = (8, 16);
         let window = Window {
             top: 0,
@@ -401,6 +401,7 @@ mod tests {
         let at = Placed {
             word_offset: 0,
             mask_offset: 0,
+            packing: Packing::Halves,
         };
         let batch = Batch {
             words: vec![0x0001_0002; rows * cols / 2],

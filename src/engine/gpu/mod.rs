@@ -18,10 +18,10 @@ use std::thread::JoinHandle;
 
 use device::Gpu;
 pub use device::{quiet_device_select, Want};
-use plan::Window;
+use plan::{Packing, Stored, Window};
 use server::Server;
 
-use super::{Engine, Variogram};
+use super::{narrow, Engine, Variogram};
 use crate::decode::Frame;
 use crate::error::{FileError, FileResult, Result, RunError};
 use crate::region::{Inside, Kept, Patch};
@@ -104,8 +104,9 @@ impl Engine for GpuEngine {
         ) else {
             return Ok(Vec::new());
         };
+        let rows = &frame.pixels[first * frame.cols..end * frame.cols];
         let upload = Upload {
-            pixels: frame.pixels[first * frame.cols..end * frame.cols].to_vec(),
+            pixels: narrow(rows).map_or_else(|| Pixels::Halves(rows.to_vec()), Pixels::Bytes),
             rows: end - first,
             cols: frame.cols,
             windows: patches
@@ -147,12 +148,32 @@ impl Drop for GpuEngine {
 /// What the device is sent for one frame: the rows that hold its regions, once, and the regions
 /// in those rows.
 struct Upload {
-    pixels: Vec<u16>,
+    pixels: Pixels,
     rows: usize,
     cols: usize,
     windows: Vec<Window>,
     /// Each window's mask, one byte per pixel of its box; `None` where every pixel counts.
     masks: Vec<Option<Inside>>,
+}
+
+impl Upload {
+    /// The uploaded rows as the planner sees them.
+    fn stored(&self) -> Stored {
+        Stored {
+            rows: self.rows,
+            cols: self.cols,
+            packing: match self.pixels {
+                Pixels::Halves(_) => Packing::Halves,
+                Pixels::Bytes(_) => Packing::Bytes,
+            },
+        }
+    }
+}
+
+/// A frame's uploaded values, in the narrowest width that holds them all.
+enum Pixels {
+    Halves(Vec<u16>),
+    Bytes(Vec<u8>),
 }
 
 /// One frame's regions to sum, and where to send their sums.

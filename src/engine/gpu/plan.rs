@@ -18,10 +18,36 @@ use crate::error::{FileError, FileResult};
 /// the reduction, few enough that a DXA image spreads over many workgroups.
 pub const TILE_PIXELS: usize = 256 * 64;
 
+/// How a frame's stored values are packed into the shader's 32-bit words, the first value in the
+/// lowest bits. A frame whose values all fit a byte travels as bytes: half the upload, and half
+/// the words each workgroup reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Packing {
+    /// Two 16-bit values a word.
+    Halves,
+    /// Four 8-bit values a word.
+    Bytes,
+}
+
+impl Packing {
+    /// Values per word.
+    pub fn per_word(self) -> usize {
+        match self {
+            Packing::Halves => 2,
+            Packing::Bytes => 4,
+        }
+    }
+
+    /// The tile's `pixel_shift`: log2 of the values per word.
+    fn shift(self) -> u32 {
+        self.per_word().trailing_zeros()
+    }
+}
+
 /// What one batch may hold. Set from the adapter's limits when the engine opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capacity {
-    /// Packed pixel words (two pixels each) in one batch.
+    /// Packed pixel words (two or four pixels each) in one batch.
     pub pixel_words: usize,
     /// Mask words (32 pixels each) in one batch.
     pub mask_words: usize,
@@ -77,8 +103,8 @@ impl Band {
     }
 
     /// Packed words of this band's pixels, rounded up to whole words.
-    pub fn words(&self, cols: usize) -> usize {
-        (self.rows * cols).div_ceil(2)
+    pub fn words(&self, cols: usize, packing: Packing) -> usize {
+        (self.rows * cols).div_ceil(packing.per_word())
     }
 
     /// The rows of a window whose mask bits this band carries: those uploaded.
@@ -104,10 +130,10 @@ impl Band {
     }
 
     /// Whether this band, with all of `windows`, fits an empty batch.
-    fn fits(&self, cols: usize, windows: &[Window], max_lag: usize, cap: &Capacity) -> bool {
+    fn fits(&self, frame: Stored, windows: &[Window], max_lag: usize, cap: &Capacity) -> bool {
         let masks: usize = windows.iter().map(|w| self.mask_words(w)).sum();
         let tiles: usize = windows.iter().map(|w| self.tiles(w)).sum();
-        self.words(cols) <= cap.pixel_words
+        self.words(frame.cols, frame.packing) <= cap.pixel_words
             && masks <= cap.mask_words
             && tiles <= cap.tiles_at(max_lag)
     }
@@ -118,15 +144,23 @@ pub fn rows_per_tile(cols: usize) -> usize {
     (TILE_PIXELS / cols.max(1)).max(1)
 }
 
-/// Cuts a `rows` × `cols` frame holding `windows` into bands that each fit an empty batch: as
+/// The uploaded rows of a frame: their size and how their values are packed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stored {
+    pub rows: usize,
+    pub cols: usize,
+    pub packing: Packing,
+}
+
+/// Cuts a frame's uploaded rows holding `windows` into bands that each fit an empty batch: as
 /// few as possible, all but the last counting the same number of rows.
 pub fn bands(
-    rows: usize,
-    cols: usize,
+    frame: Stored,
     windows: &[Window],
     max_lag: usize,
     cap: &Capacity,
 ) -> FileResult<Vec<Band>> {
+    let Stored { rows, cols, .. } = frame;
     let cut = |step: usize| -> Vec<Band> {
         (0..rows)
             .step_by(step.max(1))
@@ -143,7 +177,7 @@ pub fn bands(
     let all_fit = |step: usize| {
         cut(step)
             .iter()
-            .all(|b| b.fits(cols, windows, max_lag, cap))
+            .all(|b| b.fits(frame, windows, max_lag, cap))
     };
     if all_fit(rows) {
         return Ok(cut(rows));
@@ -189,6 +223,8 @@ pub struct TileDesc {
     pub mask_base: u32,
     /// 1 when only pairs of pixels whose mask bits are set count, else 0.
     pub masked: u32,
+    /// log2 of the band's values per word: 1 for 16-bit halves, 2 for bytes.
+    pub pixel_shift: u32,
 }
 
 /// Where one window's pixels and mask bits sit in a batch.
@@ -198,6 +234,8 @@ pub struct Placed {
     pub word_offset: usize,
     /// Bit of the window's first uploaded row's first pixel.
     pub mask_offset: usize,
+    /// How the band's values are packed.
+    pub packing: Packing,
 }
 
 /// The tiles of one window in a band of a frame `stride` pixels wide.
@@ -220,6 +258,7 @@ pub fn tiles(band: &Band, stride: usize, w: &Window, at: Placed) -> impl Iterato
         rows_end: rows_end as u32,
         mask_base: (at.mask_offset + (row - first_mask_row) * w.cols) as u32,
         masked: u32::from(w.masked),
+        pixel_shift: at.packing.shift(),
     })
 }
 
@@ -234,6 +273,14 @@ mod tests {
         partials: 1 << 20,
     };
 
+    fn halves(rows: usize, cols: usize) -> Stored {
+        Stored {
+            rows,
+            cols,
+            packing: Packing::Halves,
+        }
+    }
+
     fn whole(rows: usize, cols: usize) -> Window {
         Window {
             top: 0,
@@ -246,7 +293,7 @@ mod tests {
 
     #[test]
     fn a_frame_that_fits_is_one_band() {
-        let b = bands(716, 780, &[whole(716, 780)], 16, &ROOMY).unwrap();
+        let b = bands(halves(716, 780), &[whole(716, 780)], 16, &ROOMY).unwrap();
         assert_eq!(
             b,
             vec![Band {
@@ -264,17 +311,49 @@ mod tests {
             ..ROOMY
         };
         let (rows, cols, lag) = (1000, 99, 7);
-        let b = bands(rows, cols, &[whole(rows, cols)], lag, &cap).unwrap();
+        let b = bands(halves(rows, cols), &[whole(rows, cols)], lag, &cap).unwrap();
         assert!(b.len() > 1);
         let mut next = 0;
         for band in &b {
             assert_eq!(band.first_row, next);
-            assert!(band.words(cols) <= cap.pixel_words);
+            assert!(band.words(cols, Packing::Halves) <= cap.pixel_words);
             let below = rows - band.first_row - band.counted;
             assert_eq!(band.rows - band.counted, below.min(lag));
             next += band.counted;
         }
         assert_eq!(next, rows);
+    }
+
+    #[test]
+    fn bytes_take_half_the_words_so_a_frame_needs_half_the_bands() {
+        let (rows, cols, lag) = (1000, 99, 7);
+        let cap = Capacity {
+            pixel_words: 5000,
+            ..ROOMY
+        };
+        let w = [whole(rows, cols)];
+        let wide = bands(halves(rows, cols), &w, lag, &cap).unwrap();
+        let bytes = Stored {
+            packing: Packing::Bytes,
+            ..halves(rows, cols)
+        };
+        let narrow = bands(bytes, &w, lag, &cap).unwrap();
+        // 5000 words hold 101 rows of halves, 202 of bytes, less the lag's rows below.
+        assert_eq!((wide[0].counted, narrow[0].counted), (101 - lag, 202 - lag));
+        assert!(narrow.iter().all(|b| b.words(cols, Packing::Bytes) <= 5000));
+        assert_eq!(narrow.iter().map(|b| b.counted).sum::<usize>(), rows);
+        let band = Band {
+            first_row: 0,
+            rows: 3,
+            counted: 3,
+        };
+        assert_eq!(
+            (
+                band.words(5, Packing::Halves),
+                band.words(5, Packing::Bytes)
+            ),
+            (8, 4)
+        );
     }
 
     #[test]
@@ -295,6 +374,7 @@ mod tests {
         let at = Placed {
             word_offset: 12,
             mask_offset: 64,
+            packing: Packing::Halves,
         };
         let t: Vec<_> = tiles(&band, cols + 10, &w, at).collect();
         // The window's rows 40..75 are counted here: 35 rows, in band rows 0..35.
@@ -305,6 +385,7 @@ mod tests {
             .iter()
             .all(|t| t.stride == cols as u32 + 10 && t.left == 3));
         assert!(t.iter().all(|t| t.word_offset == 12 && t.rows_end == 35));
+        assert!(t.iter().all(|t| t.pixel_shift == 1), "two values a word");
         // The band carries the window's mask from frame row 40: tile 1 starts 7 mask rows on.
         assert_eq!(band.mask_rows(&w), 40..75);
         assert_eq!(t[1].mask_base as usize, 64 + 7 * cols);
@@ -339,10 +420,12 @@ mod tests {
             Placed {
                 word_offset: 0,
                 mask_offset: 0,
+                packing: Packing::Bytes,
             },
         )
         .collect();
         assert_eq!((t[0].first_row, t[0].row_count, t[0].rows_end), (8, 2, 13));
+        assert_eq!(t[0].pixel_shift, 2, "four values a word");
     }
 
     #[test]
@@ -354,7 +437,7 @@ mod tests {
         assert_eq!(cap.tiles_at(16), 10);
         let cols = TILE_PIXELS; // one row per tile
         let w = [whole(25, cols)];
-        let b = bands(25, cols, &w, 16, &cap).unwrap();
+        let b = bands(halves(25, cols), &w, 16, &cap).unwrap();
         assert!(b.iter().all(|band| band.tiles(&w[0]) <= 10));
         assert_eq!(b.iter().map(|band| band.counted).sum::<usize>(), 25);
     }
@@ -370,9 +453,9 @@ mod tests {
             mask_words: 2 * rows * cols / 32, // room for two whole-frame masks
             ..ROOMY
         };
-        let two = bands(rows, cols, &[masked; 2], 4, &cap).unwrap();
+        let two = bands(halves(rows, cols), &[masked; 2], 4, &cap).unwrap();
         assert_eq!(two.len(), 1);
-        let four = bands(rows, cols, &[masked; 4], 4, &cap).unwrap();
+        let four = bands(halves(rows, cols), &[masked; 4], 4, &cap).unwrap();
         assert!(four.len() > 1);
         for band in &four {
             let words: usize = [masked; 4].iter().map(|w| band.mask_words(w)).sum();
@@ -386,7 +469,7 @@ mod tests {
             pixel_words: 100,
             ..ROOMY
         };
-        let e = bands(10, 50, &[whole(10, 50)], 4, &cap).unwrap_err();
+        let e = bands(halves(10, 50), &[whole(10, 50)], 4, &cap).unwrap_err();
         assert!(e.to_string().contains("does not fit"), "{e}");
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{mpsc, Arc};
 
 use super::device::{Batch, Gpu, Slot, Submitted};
 use super::plan::{self, Band};
-use super::{Request, Upload, SLOTS};
+use super::{Pixels, Request, Upload, SLOTS};
 use crate::engine::Variogram;
 use crate::error::{FileError, FileResult};
 
@@ -29,6 +29,11 @@ struct Work {
 }
 
 impl Work {
+    fn words(&self) -> usize {
+        let stored = self.upload.stored();
+        self.band.words(stored.cols, stored.packing)
+    }
+
     fn tiles(&self) -> usize {
         self.upload.windows.iter().map(|w| self.band.tiles(w)).sum()
     }
@@ -124,7 +129,7 @@ impl Server {
     /// Cuts a frame into bands and queues those that hold tiles.
     fn accept(&mut self, r: Request) {
         let u = &r.upload;
-        let bands = match plan::bands(u.rows, u.cols, &u.windows, r.max_lag, &self.gpu.capacity) {
+        let bands = match plan::bands(u.stored(), &u.windows, r.max_lag, &self.gpu.capacity) {
             Ok(b) => b,
             Err(e) => {
                 let _ = r.reply.send(Err(e));
@@ -169,7 +174,7 @@ impl Server {
         let (mut parts, mut bands) = (Vec::new(), Vec::new());
         while let Some(work) = self.waiting.front() {
             let fits = work.max_lag == max_lag
-                && b.words.len() + work.band.words(work.upload.cols) <= cap.pixel_words
+                && b.words.len() + work.words() <= cap.pixel_words
                 && b.inside.len() + work.mask_words() <= cap.mask_words
                 && b.tiles.len() + work.tiles() <= cap.tiles_at(max_lag);
             if !fits {
@@ -238,21 +243,17 @@ impl Server {
     }
 }
 
-/// Appends a band's pixels, two per word with the first in the low half, padded to a word; then
-/// for each region with tiles in the band, its mask bits (if masked) from a fresh word and its
-/// tiles, recording which tiles are whose in `parts`.
+/// Appends a band's pixels, two or four per word with the first in the lowest bits, padded to
+/// a word; then for each region with tiles in the band, its mask bits (if masked) from a fresh
+/// word and its tiles, recording which tiles are whose in `parts`.
 fn pack(batch: &mut Batch, work: &Work, parts: &mut Vec<Part>) {
     let (u, band) = (&*work.upload, &work.band);
     let word_offset = batch.words.len();
-    let start = band.first_row * u.cols;
-    batch.words.extend(
-        u.pixels[start..start + band.rows * u.cols]
-            .chunks(2)
-            .map(|pair| {
-                let high = pair.get(1).copied().unwrap_or(0);
-                u32::from(pair[0]) | u32::from(high) << 16
-            }),
-    );
+    let values = band.first_row * u.cols..(band.first_row + band.rows) * u.cols;
+    match &u.pixels {
+        Pixels::Halves(p) => pack_words(&mut batch.words, &p[values]),
+        Pixels::Bytes(p) => pack_words(&mut batch.words, &p[values]),
+    }
     for (region, (w, mask)) in u.windows.iter().zip(&u.masks).enumerate() {
         if band.tiles(w) == 0 {
             continue;
@@ -274,6 +275,7 @@ fn pack(batch: &mut Batch, work: &Work, parts: &mut Vec<Part>) {
         let at = plan::Placed {
             word_offset,
             mask_offset,
+            packing: u.stored().packing,
         };
         batch.tiles.extend(plan::tiles(band, u.cols, w, at));
         parts.push(Part {
@@ -282,6 +284,17 @@ fn pack(batch: &mut Batch, work: &Work, parts: &mut Vec<Part>) {
             tiles: first..batch.tiles.len(),
         });
     }
+}
+
+/// Appends `values` to `words` as many to a word as fit, the first in the lowest bits, the last
+/// word padded with zeros.
+fn pack_words<P: Copy + Into<u32>>(words: &mut Vec<u32>, values: &[P]) {
+    let per_word = 4 / size_of::<P>();
+    let bits = 8 * size_of::<P>();
+    words.extend(values.chunks(per_word).map(|chunk| {
+        let lanes = chunk.iter().enumerate();
+        lanes.fold(0, |word, (i, &v)| word | v.into() << (i * bits))
+    }));
 }
 
 /// Adds the workgroup partials of one band's tiles into a frame's sums.
@@ -324,7 +337,7 @@ mod tests {
     #[test]
     fn bands_pack_two_pixels_per_word_low_half_first_and_pad_odd_counts() {
         let upload = Upload {
-            pixels: (1..=15).collect(),
+            pixels: Pixels::Halves((1..=15).collect()),
             rows: 3,
             cols: 5,
             windows: vec![Window {
@@ -354,6 +367,47 @@ mod tests {
     }
 
     #[test]
+    fn byte_bands_pack_four_pixels_per_word_lowest_first_and_pad_the_last() {
+        let upload = Upload {
+            pixels: Pixels::Bytes((1..=21).collect()),
+            rows: 3,
+            cols: 7,
+            windows: vec![Window {
+                top: 0,
+                left: 0,
+                rows: 3,
+                cols: 7,
+                masked: false,
+            }],
+            masks: vec![None],
+        };
+        // Rows 1..3: pixels 8..=21, fourteen bytes in four words.
+        let band = Band {
+            first_row: 1,
+            rows: 2,
+            counted: 2,
+        };
+        let mut batch = Batch {
+            words: vec![7],
+            ..Batch::default()
+        };
+        pack(&mut batch, &work(upload, band), &mut Vec::new());
+        let word = |b: [u32; 4]| b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24;
+        assert_eq!(
+            batch.words,
+            vec![
+                7,
+                word([8, 9, 10, 11]),
+                word([12, 13, 14, 15]),
+                word([16, 17, 18, 19]),
+                word([20, 21, 0, 0]),
+            ]
+        );
+        assert_eq!(batch.tiles[0].word_offset, 1);
+        assert_eq!(batch.tiles[0].pixel_shift, 2);
+    }
+
+    #[test]
     fn a_frame_is_packed_once_and_each_region_has_its_own_mask_bits() {
         // A 4 × 20 frame; a masked region at columns 3..8 of rows 1..4, and a whole rectangle.
         let masked = Window {
@@ -372,7 +426,7 @@ mod tests {
         };
         let mask = Inside::from_nonzero((0..15).map(|i| u8::from(i % 3 == 0)).collect());
         let upload = Upload {
-            pixels: vec![0; 80],
+            pixels: Pixels::Halves(vec![0; 80]),
             rows: 4,
             cols: 20,
             windows: vec![masked, rect, masked],
