@@ -11,7 +11,7 @@ use tbs_batch::engine::cpu::{sums, whole_frame};
 use tbs_batch::engine::gpu::{quiet_device_select, GpuEngine, Want};
 use tbs_batch::engine::Engine;
 use tbs_batch::phantom::{Phantom, Spec, Style};
-use tbs_batch::region::{extremes, Inside, Kept, Patch};
+use tbs_batch::region::{extremes, Kept, Patch};
 
 /// Frames in flight per GPU iteration.
 const GPU_FRAMES: usize = 8;
@@ -66,12 +66,12 @@ fn cpu(c: &mut Criterion) {
         }
     }
     // What a default run sums: the display frame with its extremes (clipped background and
-    // fill) left out by a mask. Every candidate pair is evaluated, so the figure counts them.
+    // fill) left out, the mask made from the pixels in the engine as a run makes it. Every
+    // candidate pair is evaluated, so the figure counts them.
     let (_, display) = frames().swap_remove(1);
     let (lo, hi) = extremes(&display);
-    let inside = display.pixels.iter().map(|&p| u8::from(p != lo && p != hi));
     let masked = Patch {
-        kept: Kept::Marked(Inside::from_nonzero(inside.collect())),
+        kept: Kept::Except(lo, hi),
         ..Patch::whole(&display)
     };
     for max_lag in [8, 16, 32] {

@@ -1,10 +1,12 @@
 //! The byte kernels in AVX2, for the AVX2 tier: what the compiler does not find by itself from
 //! the portable loops. A byte difference is |a − b| = max − min; widened to 16 bits it is
-//! squared and summed in pairs by one multiply-add (`vpmaddwd`); a mask is an AND with 0x00 or
-//! 0xFF; the pair count is a sum of absolute differences against zero (`vpsadbw`). A lag over a
-//! band of rows is one call; a run's ragged end is one more vector, ending where the run ends,
-//! with the bytes already counted masked off. Exact: every sum is an integer in a lane that
-//! cannot overflow.
+//! squared and summed in pairs by one multiply-add (`vpmaddwd`). Where there are masks, the two
+//! pixels' 0/1 bytes are ANDed, a difference is kept or zeroed by that byte's sign
+//! (`vpsignb`: x where the byte is 1, 0 where it is 0), and the pairs are counted in byte lanes
+//! that are added up (`vpsadbw`) every 255 vectors, before one can overflow. A masked vector
+//! then costs three instructions more than a plain one, not six. A lag over a band of rows is
+//! one call; a run's ragged end is one more vector, ending where the run ends, with the bytes
+//! already counted masked off. Exact: every sum is an integer in a lane that cannot overflow.
 
 use std::arch::x86_64::*;
 use std::ops::Range;
@@ -15,8 +17,12 @@ use crate::engine::LagSum;
 /// Bytes per vector.
 const LANES: usize = 32;
 
-/// Vectors summed in u32 lanes before widening: each lane gains at most 2 × 2 × 255² = 260,100
-/// a vector, and 16,384 of them stay below 2^32.
+/// Vectors whose pairs are counted in u8 lanes before they are added up: each lane gains at
+/// most 1 a vector, and 128 stay below 256. A power of two, so the test is one AND.
+const COUNT_SPAN: usize = 1 << 7;
+
+/// Vectors summed in u32 lanes before widening, a whole number of count spans: each lane gains
+/// at most 2 × 2 × 255² = 260,100 a vector, and 16,384 of them stay below 2^32.
 const SPAN: usize = 1 << 14;
 
 /// The pairs of `runs` — offsets into `a` and `b` — that both masks mark (every pair without
@@ -27,7 +33,6 @@ const SPAN: usize = 1 << 14;
 #[target_feature(enable = "avx2")]
 pub unsafe fn sum(a: &[u8], b: &[u8], masks: Option<(&[u8], &[u8])>, runs: Runs) -> LagSum {
     runs.assert_within(a, b, masks);
-    let every = _mm256_set1_epi8(1);
     let mut sums = Sums::default();
     for t in 0..runs.count {
         let (first, end) = (t * runs.stride, t * runs.stride + runs.len);
@@ -38,24 +43,26 @@ pub unsafe fn sum(a: &[u8], b: &[u8], masks: Option<(&[u8], &[u8])>, runs: Runs)
         let whole = end - runs.len % LANES;
         for i in (first..whole).step_by(LANES) {
             // SAFETY: the vector lies within the run, which lies within every slice.
-            unsafe { sums.add(a, b, masks, i, every) };
+            unsafe { sums.add(a, b, masks, i, None) };
         }
         if whole < end {
             // The ragged end: the run's last vector, less the bytes the whole ones counted.
-            let last = _mm256_and_si256(tail_of(end - whole), every);
+            let last = tail_of(end - whole);
             // SAFETY: as above; the run is at least a vector long.
-            unsafe { sums.add(a, b, masks, end - LANES, last) };
+            unsafe { sums.add(a, b, masks, end - LANES, Some(last)) };
         }
     }
     sums.total(masks.is_some(), runs)
 }
 
 /// A running sum of squares, the vectors added to it since it was last widened, the widened
-/// total, and the pairs counted in the vectors' u64 lanes and in short runs.
+/// total; the pairs counted in u8 lanes since they were last added up, in u64 lanes, and in
+/// short runs.
 struct Sums {
     acc: __m256i,
     vectors: usize,
     total: u64,
+    counts: __m256i,
     pairs: __m256i,
     short_pairs: u64,
 }
@@ -68,6 +75,7 @@ impl Default for Sums {
             acc: zero,
             vectors: 0,
             total: 0,
+            counts: zero,
             pairs: zero,
             short_pairs: 0,
         }
@@ -75,9 +83,9 @@ impl Default for Sums {
 }
 
 impl Sums {
-    /// Adds the pairs of the 32 from `i` that both masks mark and `last` (0x01 or 0x00 per
-    /// byte) lets count. A method rather than a closure, so that inlined into a function with
-    /// AVX2 it is compiled with it.
+    /// Adds the pairs of the 32 from `i` that both masks mark and `last` (0xFF or 0x00 per
+    /// byte, for a run's last vector) lets count. A method rather than a closure, so that
+    /// inlined into a function with AVX2 it is compiled with it.
     ///
     /// # Safety
     /// AVX2; the 32 bytes from `i` lie inside every slice.
@@ -88,26 +96,52 @@ impl Sums {
         b: &[u8],
         masks: Option<(&[u8], &[u8])>,
         i: usize,
-        last: __m256i,
+        last: Option<__m256i>,
     ) {
         // SAFETY: in bounds, as the caller promises; AVX2, as the caller promises.
         unsafe {
-            let zero = _mm256_setzero_si256();
-            let (x, y) = (load(a, i), load(b, i));
-            let both = match masks {
-                None => last,
-                Some((m, w)) => {
-                    let both = _mm256_and_si256(_mm256_and_si256(load(m, i), load(w, i)), last);
-                    self.pairs = _mm256_add_epi64(self.pairs, _mm256_sad_epu8(both, zero));
-                    both
+            let d = difference(load(a, i), load(b, i));
+            let d = match (masks, last) {
+                (None, None) => d,
+                (None, Some(last)) => _mm256_and_si256(d, last),
+                (Some((m, w)), last) => {
+                    let mut both = _mm256_and_si256(load(m, i), load(w, i));
+                    if let Some(last) = last {
+                        both = _mm256_and_si256(both, last);
+                    }
+                    self.counts = _mm256_add_epi8(self.counts, both);
+                    _mm256_sign_epi8(d, both)
                 }
             };
-            self.acc = add_marked_squares(self.acc, x, y, both);
+            self.acc = add_squares(self.acc, d);
             self.vectors += 1;
-            if self.vectors == SPAN {
-                self.total += lane_total(self.acc);
-                (self.acc, self.vectors) = (zero, 0);
+            if self.vectors.is_multiple_of(COUNT_SPAN) {
+                self.add_up_counts();
+                if self.vectors == SPAN {
+                    self.add_up_squares();
+                }
             }
+        }
+    }
+
+    /// Moves the u8 pair counts into the u64 ones.
+    #[inline(always)]
+    fn add_up_counts(&mut self) {
+        // SAFETY: AVX2, which every caller of the kernels here has.
+        unsafe {
+            let zero = _mm256_setzero_si256();
+            let counted = _mm256_sad_epu8(self.counts, zero);
+            (self.pairs, self.counts) = (_mm256_add_epi64(self.pairs, counted), zero);
+        }
+    }
+
+    /// Moves the u32 sums of squares into the total, and starts a span.
+    #[inline(always)]
+    fn add_up_squares(&mut self) {
+        // SAFETY: AVX2, which every caller of the kernels here has.
+        unsafe {
+            self.total += lane_total(self.acc);
+            (self.acc, self.vectors) = (_mm256_setzero_si256(), 0);
         }
     }
 
@@ -127,7 +161,9 @@ impl Sums {
 
     /// The sums of every run: the pairs counted where there were masks, else all of them.
     #[inline(always)]
-    fn total(self, masked: bool, runs: Runs) -> LagSum {
+    fn total(mut self, masked: bool, runs: Runs) -> LagSum {
+        self.add_up_counts();
+        self.add_up_squares();
         let mut lanes = [0u64; 4];
         // SAFETY: AVX, which AVX2 implies; four u64 fill the 32 bytes stored.
         unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), self.pairs) };
@@ -136,8 +172,7 @@ impl Sums {
                 true => lanes.iter().sum::<u64>() + self.short_pairs,
                 false => (runs.count * runs.len) as u64,
             },
-            // SAFETY: AVX2, which every caller of the kernels here has.
-            sum_sq: self.total + unsafe { lane_total(self.acc) },
+            sum_sq: self.total,
         }
     }
 }
@@ -177,15 +212,6 @@ unsafe fn load(v: &[u8], at: usize) -> __m256i {
 #[target_feature(enable = "avx2")]
 fn difference(x: __m256i, y: __m256i) -> __m256i {
     _mm256_sub_epi8(_mm256_max_epu8(x, y), _mm256_min_epu8(x, y))
-}
-
-/// `acc` plus the squares of |x − y| where `both` is 1 (its bytes are 0 or 1).
-#[inline]
-#[target_feature(enable = "avx2")]
-fn add_marked_squares(acc: __m256i, x: __m256i, y: __m256i, both: __m256i) -> __m256i {
-    // 1 becomes 0xFF, 0 stays 0x00.
-    let keep = _mm256_sub_epi8(_mm256_setzero_si256(), both);
-    add_squares(acc, _mm256_and_si256(difference(x, y), keep))
 }
 
 /// `acc` plus the squares of the bytes of `d`, widened to 16 bits and summed in pairs.
