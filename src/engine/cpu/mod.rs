@@ -226,30 +226,95 @@ fn block_sums_portable<P: OnLevel>(
     let band_rows = (BAND_PIXELS / cols.max(1)).max(1);
     for first in rows.clone().step_by(band_rows) {
         let end = (first + band_rows).min(rows.end);
-        for k in 1..=max_lag.min(cols.saturating_sub(1)) {
+        let span = inside.map_or(0..cols, |m| inside_columns(m, cols, first..end));
+        let at = first * cols + span.start;
+        for k in 1..=max_lag.min(span.len().saturating_sub(1)) {
             // Each row of the band against itself shifted by k.
             let runs = Runs {
-                a: first * cols,
-                b: first * cols + k,
-                len: cols - k,
+                a: at,
+                b: at + k,
+                len: span.len() - k,
                 stride: cols,
                 count: end - first,
             };
             vg.horizontal[k - 1] += P::runs_sum_on(level, pixels, inside, runs);
         }
+        if span.is_empty() {
+            continue;
+        }
         for k in 1..=max_lag.min(height - 1 - first) {
-            // The rows of the band that have a row k below, as one run, against those rows.
-            let runs = Runs {
-                a: first * cols,
-                b: (first + k) * cols,
-                len: (end.min(height - k) - first) * cols,
-                stride: 0,
-                count: 1,
+            // The rows of the band that have a row k below, against those rows: as one run
+            // when whole rows are read.
+            let count = end.min(height - k) - first;
+            let runs = match span.len() == cols {
+                true => Runs {
+                    a: at,
+                    b: at + k * cols,
+                    len: count * cols,
+                    stride: 0,
+                    count: 1,
+                },
+                false => Runs {
+                    a: at,
+                    b: at + k * cols,
+                    len: span.len(),
+                    stride: cols,
+                    count,
+                },
             };
             vg.vertical[k - 1] += P::runs_sum_on(level, pixels, inside, runs);
         }
     }
     vg
+}
+
+/// The columns of `rows` that hold an inside pixel, as one range for them all: a pair whose
+/// first pixel lies outside it counts nothing, so the kernels need not read it. A display
+/// export's background, left out with its extremes, lies mostly at the sides, and a polygon
+/// leaves its box's corners out, so this skips much of what a mask would only zero. Each row
+/// is searched only outside the columns already found, so the search reads about what it
+/// skips, eight bytes at a time.
+#[inline(always)]
+fn inside_columns(inside: &[u8], cols: usize, rows: Range<usize>) -> Range<usize> {
+    let (mut start, mut end) = (cols, 0);
+    for row in inside[rows.start * cols..rows.end * cols].chunks_exact(cols) {
+        if let Some(first) = first_set(&row[..start]) {
+            start = first;
+        }
+        let from = end.max(start);
+        if let Some(last) = last_set(&row[from..]) {
+            end = from + last + 1;
+        }
+    }
+    start.min(end)..end
+}
+
+/// The first nonzero byte's index.
+#[inline(always)]
+fn first_set(bytes: &[u8]) -> Option<usize> {
+    let words = bytes.chunks_exact(8);
+    let tail = bytes.len() - words.remainder().len();
+    match words.clone().position(|w| w != [0; 8]) {
+        Some(w) => bytes[8 * w..]
+            .iter()
+            .position(|&m| m != 0)
+            .map(|i| 8 * w + i),
+        None => bytes[tail..].iter().position(|&m| m != 0).map(|i| tail + i),
+    }
+}
+
+/// The last nonzero byte's index.
+#[inline(always)]
+fn last_set(bytes: &[u8]) -> Option<usize> {
+    let words = bytes.rchunks_exact(8);
+    let head = words.remainder().len();
+    match words.clone().position(|w| w != [0; 8]) {
+        Some(w) => {
+            let end = bytes.len() - 8 * w;
+            bytes[..end].iter().rposition(|&m| m != 0)
+        }
+        None => bytes[..head].iter().rposition(|&m| m != 0),
+    }
 }
 
 /// Pixels per band of rows summed lag by lag: enough that a kernel call's fixed cost is small

@@ -203,6 +203,43 @@ fn masked_sums_count_only_pairs_with_both_pixels_inside() {
 }
 
 #[test]
+fn the_inside_columns_of_a_band_span_every_rows_first_to_last_inside_pixel() {
+    let cols = 21;
+    let mut mask = vec![0u8; 4 * cols];
+    assert_eq!(inside_columns(&mask, cols, 0..4), 0..0, "nothing inside");
+    mask[cols + 17] = 1; // row 1
+    assert_eq!(inside_columns(&mask, cols, 0..4), 17..18);
+    mask[3 * cols + 2] = 1; // row 3
+    mask[3 * cols + 9] = 1;
+    assert_eq!(inside_columns(&mask, cols, 0..4), 2..18);
+    assert_eq!(
+        inside_columns(&mask, cols, 2..4),
+        2..10,
+        "only the rows asked for"
+    );
+    mask[20] = 1; // row 0, the last column
+    mask[0] = 1;
+    assert_eq!(inside_columns(&mask, cols, 0..4), 0..21);
+    for n in 0..40 {
+        for at in 0..n {
+            let mut bytes = vec![0u8; n];
+            bytes[at] = 1;
+            assert_eq!((first_set(&bytes), last_set(&bytes)), (Some(at), Some(at)));
+            bytes[n - 1] = 1;
+            bytes[0] = 1;
+            assert_eq!(
+                (first_set(&bytes), last_set(&bytes)),
+                (Some(0), Some(n - 1))
+            );
+        }
+        assert_eq!(
+            (first_set(&vec![0; n]), last_set(&vec![0; n])),
+            (None, None)
+        );
+    }
+}
+
+#[test]
 fn row_blocks_in_parallel_match_the_reference() {
     // Tall enough to be split into several blocks, with block edges inside the lag window.
     let cols = 37;
@@ -252,7 +289,27 @@ fn every_tier_equals_the_reference_on_random_frames_masks_and_extremes() {
             ),
             ..Patch::whole(&f)
         };
-        for patch in [Patch::whole(&f), masked, extremes.unwrap(), values] {
+        // A blob with holes, as a body in its background or a polygon in its box: rows whose
+        // inside columns differ, rows with none, a lag's partner outside the columns.
+        let (cy, cx) = (
+            rng.random_range(0.0..rows as f64),
+            rng.random_range(0.0..cols as f64),
+        );
+        let (ry, rx) = (
+            rng.random_range(0.5..rows as f64),
+            rng.random_range(0.5..cols as f64),
+        );
+        let blob = (0..rows * cols)
+            .map(|i| {
+                let (y, x) = (((i / cols) as f64 - cy) / ry, ((i % cols) as f64 - cx) / rx);
+                u8::from(y * y + x * x < 1.0 && rng.random_bool(0.9))
+            })
+            .collect();
+        let blob = Patch {
+            kept: Kept::Marked(Inside::from_nonzero(blob)),
+            ..Patch::whole(&f)
+        };
+        for patch in [Patch::whole(&f), masked, extremes.unwrap(), values, blob] {
             let expect = reference(&f, &patch, max_lag);
             for tier in Tier::available() {
                 let got = sums_on(tier, &f, &patch, max_lag);
