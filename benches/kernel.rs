@@ -16,11 +16,13 @@ use tbs_batch::region::{extremes, Kept, Patch};
 /// Frames in flight per GPU iteration.
 const GPU_FRAMES: usize = 8;
 
-/// The sizes of the issue: a small raw image, the iDXA CR export, a large 16-bit research image.
+/// The sizes of the issue: a small raw image, the iDXA CR export, a large research image in the
+/// 14 bits of a raw scanner's values and in all 16.
 fn frames() -> Vec<(&'static str, Frame)> {
     [
         ("256x256_12bit", 256, 256, 12, Style::Raw),
         ("780x716_8bit", 716, 780, 8, Style::Display),
+        ("1024x2048_14bit", 2048, 1024, 14, Style::Raw),
         ("1024x2048_16bit", 2048, 1024, 16, Style::Raw),
     ]
     .into_iter()

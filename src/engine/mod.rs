@@ -126,12 +126,22 @@ pub trait Engine: Send + Sync {
     }
 }
 
-/// The pixels as bytes when every value fits one: both engines then move and sum half the
-/// bytes. Both passes are branch-free so they vectorise; an early-exit test would not, and would
-/// cost a third of an 8-bit frame's time.
-pub(crate) fn narrow(pixels: &[u16]) -> Option<Vec<u8>> {
-    let max = pixels.iter().fold(0, |m, &p| m.max(p));
-    (max <= u16::from(u8::MAX)).then(|| pixels.iter().map(|&p| p as u8).collect())
+/// A frame's values in the narrowest width that holds them all.
+pub(crate) enum Narrowed {
+    /// Every value fits a byte: both engines then move and sum half the bytes.
+    Bytes(Vec<u8>),
+    /// Some value does not; the largest, which bounds the squares the CPU's lanes must hold.
+    Halves { largest: u16 },
+}
+
+/// The pixels as bytes when every value fits one. Both passes are branch-free so they
+/// vectorise; an early-exit test would not, and would cost a third of an 8-bit frame's time.
+pub(crate) fn narrow(pixels: &[u16]) -> Narrowed {
+    let largest = pixels.iter().fold(0, |m, &p| m.max(p));
+    match largest <= u16::from(u8::MAX) {
+        true => Narrowed::Bytes(pixels.iter().map(|&p| p as u8).collect()),
+        false => Narrowed::Halves { largest },
+    }
 }
 
 /// The engine the command line asks for.

@@ -11,7 +11,8 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::kernels::{Pixel, Runs};
+use super::avx2::{load_256, portable_sum, tail_256, walk, Vectors};
+use super::kernels::Runs;
 use crate::engine::LagSum;
 
 /// Bytes per vector.
@@ -33,81 +34,63 @@ const SPAN: usize = 1 << 14;
 #[target_feature(enable = "avx2")]
 pub unsafe fn sum(a: &[u8], b: &[u8], masks: Option<(&[u8], &[u8])>, runs: Runs) -> LagSum {
     runs.assert_within(a, b, masks);
-    let mut sums = Sums::default();
-    for t in 0..runs.count {
-        let (first, end) = (t * runs.stride, t * runs.stride + runs.len);
-        if runs.len < LANES {
-            sums.short(a, b, masks, first..end);
-            continue;
-        }
-        let whole = end - runs.len % LANES;
-        for i in (first..whole).step_by(LANES) {
-            // SAFETY: the vector lies within the run, which lies within every slice.
-            unsafe { sums.add(a, b, masks, i, None) };
-        }
-        if whole < end {
-            // The ragged end: the run's last vector, less the bytes the whole ones counted.
-            let last = tail_of(end - whole);
-            // SAFETY: as above; the run is at least a vector long.
-            unsafe { sums.add(a, b, masks, end - LANES, Some(last)) };
-        }
-    }
-    sums.total(masks.is_some(), runs)
+    let mut sums = Sums::new(a, b, masks);
+    // SAFETY: AVX2, as the caller promises; the runs lie within every slice.
+    unsafe { walk(&mut sums, runs) };
+    sums.total(runs)
 }
 
-/// A running sum of squares, the vectors added to it since it was last widened, the widened
-/// total; the pairs counted in u8 lanes since they were last added up, in u64 lanes, and in
-/// short runs.
-struct Sums {
+/// The slices summed; a running sum of squares, the vectors added to it since it was last
+/// widened, the widened total; the pairs counted in u8 lanes since they were last added up, in
+/// u64 lanes; and the sums of short runs.
+struct Sums<'s> {
+    a: &'s [u8],
+    b: &'s [u8],
+    masks: Option<(&'s [u8], &'s [u8])>,
     acc: __m256i,
     vectors: usize,
     total: u64,
     counts: __m256i,
     pairs: __m256i,
-    short_pairs: u64,
+    short: LagSum,
 }
 
-impl Default for Sums {
-    fn default() -> Self {
+impl<'s> Sums<'s> {
+    fn new(a: &'s [u8], b: &'s [u8], masks: Option<(&'s [u8], &'s [u8])>) -> Self {
         // SAFETY: AVX, which AVX2 implies.
         let zero = unsafe { _mm256_setzero_si256() };
         Sums {
+            a,
+            b,
+            masks,
             acc: zero,
             vectors: 0,
             total: 0,
             counts: zero,
             pairs: zero,
-            short_pairs: 0,
+            short: LagSum::default(),
         }
     }
 }
 
-impl Sums {
-    /// Adds the pairs of the 32 from `i` that both masks mark and `last` (0xFF or 0x00 per
-    /// byte, for a run's last vector) lets count. A method rather than a closure, so that
-    /// inlined into a function with AVX2 it is compiled with it.
-    ///
-    /// # Safety
-    /// AVX2; the 32 bytes from `i` lie inside every slice.
+impl Vectors for Sums<'_> {
+    const LANES: usize = LANES;
+
+    /// Adds the pairs of the 32 from `i` that both masks mark, less those before a run's last
+    /// `last` bytes. A method rather than a closure, so that inlined into a function with AVX2
+    /// it is compiled with it.
     #[inline(always)]
-    unsafe fn add(
-        &mut self,
-        a: &[u8],
-        b: &[u8],
-        masks: Option<(&[u8], &[u8])>,
-        i: usize,
-        last: Option<__m256i>,
-    ) {
+    unsafe fn add(&mut self, i: usize, last: Option<usize>) {
         // SAFETY: in bounds, as the caller promises; AVX2, as the caller promises.
         unsafe {
-            let d = difference(load(a, i), load(b, i));
-            let d = match (masks, last) {
+            let d = difference(load_256(self.a, i), load_256(self.b, i));
+            let d = match (self.masks, last) {
                 (None, None) => d,
-                (None, Some(last)) => _mm256_and_si256(d, last),
+                (None, Some(t)) => _mm256_and_si256(d, tail_256(t)),
                 (Some((m, w)), last) => {
-                    let mut both = _mm256_and_si256(load(m, i), load(w, i));
-                    if let Some(last) = last {
-                        both = _mm256_and_si256(both, last);
+                    let mut both = _mm256_and_si256(load_256(m, i), load_256(w, i));
+                    if let Some(t) = last {
+                        both = _mm256_and_si256(both, tail_256(t));
                     }
                     self.counts = _mm256_add_epi8(self.counts, both);
                     _mm256_sign_epi8(d, both)
@@ -124,6 +107,13 @@ impl Sums {
         }
     }
 
+    fn short(&mut self, run: Range<usize>) {
+        let masks = self.masks.map(|(m, w)| (&m[run.clone()], &w[run.clone()]));
+        self.short += portable_sum(&self.a[run.clone()], &self.b[run], masks);
+    }
+}
+
+impl Sums<'_> {
     /// Moves the u8 pair counts into the u64 ones.
     #[inline(always)]
     fn add_up_counts(&mut self) {
@@ -145,66 +135,22 @@ impl Sums {
         }
     }
 
-    /// Adds a run shorter than a vector, in the portable loop.
-    fn short(&mut self, a: &[u8], b: &[u8], masks: Option<(&[u8], &[u8])>, run: Range<usize>) {
-        let (x, y) = (&a[run.clone()], &b[run.clone()]);
-        let sums = match masks {
-            None => LagSum {
-                pairs: 0,
-                sum_sq: u8::sq_diff_sum(x, y),
-            },
-            Some((m, w)) => u8::masked_sum(x, y, &m[run.clone()], &w[run]),
-        };
-        self.total += sums.sum_sq;
-        self.short_pairs += sums.pairs;
-    }
-
     /// The sums of every run: the pairs counted where there were masks, else all of them.
     #[inline(always)]
-    fn total(mut self, masked: bool, runs: Runs) -> LagSum {
+    fn total(mut self, runs: Runs) -> LagSum {
         self.add_up_counts();
         self.add_up_squares();
         let mut lanes = [0u64; 4];
         // SAFETY: AVX, which AVX2 implies; four u64 fill the 32 bytes stored.
         unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), self.pairs) };
         LagSum {
-            pairs: match masked {
-                true => lanes.iter().sum::<u64>() + self.short_pairs,
-                false => (runs.count * runs.len) as u64,
+            pairs: match self.masks {
+                Some(_) => lanes.iter().sum::<u64>() + self.short.pairs,
+                None => (runs.count * runs.len) as u64,
             },
-            sum_sq: self.total,
+            sum_sq: self.total + self.short.sum_sq,
         }
     }
-}
-
-/// 0xFF in the last `t` bytes of a vector (t < 32), 0x00 before: of the vector that ends a
-/// slice, the bytes past the whole vectors before it.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn tail_of(t: usize) -> __m256i {
-    const EDGE: [u8; 2 * LANES] = {
-        let mut edge = [0; 2 * LANES];
-        let mut i = LANES;
-        while i < 2 * LANES {
-            edge[i] = 0xFF;
-            i += 1;
-        }
-        edge
-    };
-    // SAFETY: t < LANES, so the 32 bytes from t lie within EDGE.
-    unsafe { load(&EDGE, t) }
-}
-
-/// 32 bytes of `v` from `at`.
-///
-/// # Safety
-/// `at + 32 ≤ v.len()`.
-#[inline]
-#[target_feature(enable = "avx2")]
-unsafe fn load(v: &[u8], at: usize) -> __m256i {
-    debug_assert!(at + LANES <= v.len());
-    // SAFETY: in bounds, as the caller promises; unaligned loads are allowed.
-    unsafe { _mm256_loadu_si256(v.as_ptr().add(at).cast()) }
 }
 
 /// |x − y| per byte.

@@ -98,10 +98,16 @@ pub trait OnLevel: Pixel {
         Self::masked_sum(a, b, in_a, in_b)
     }
 
-    /// Σ over the pairs of `runs` whose two pixels are inside (all of them without a mask),
-    /// run by run.
+    /// Σ over the pairs of `runs` whose two pixels are inside (all of them without a mask), of
+    /// pixels no larger than `largest`; run by run unless a hand-written kernel takes them.
     #[inline(always)]
-    fn runs_sum_on(level: Level, pixels: &[Self], inside: Option<&[u8]>, runs: Runs) -> LagSum {
+    fn runs_sum_on(
+        level: Level,
+        pixels: &[Self],
+        inside: Option<&[u8]>,
+        runs: Runs,
+        _largest: u16,
+    ) -> LagSum {
         run_by_run(level, pixels, inside, runs)
     }
 }
@@ -124,13 +130,40 @@ fn run_by_run<P: OnLevel>(level: Level, pixels: &[P], inside: Option<&[u8]>, run
     total
 }
 
-impl OnLevel for u16 {}
+/// 16-bit values have a hand-written AVX2 kernel, which the AVX-512 tiers run too; the
+/// portable tier sums them run by run with the loops below.
+impl OnLevel for u16 {
+    #[inline(always)]
+    fn runs_sum_on(
+        level: Level,
+        pixels: &[u16],
+        inside: Option<&[u8]>,
+        runs: Runs,
+        largest: u16,
+    ) -> LagSum {
+        #[cfg(target_arch = "x86_64")]
+        if level >= Level::Avx2 {
+            let (x, y) = (&pixels[runs.a..], &pixels[runs.b..]);
+            let masks = inside.map(|m| (&m[runs.a..], &m[runs.b..]));
+            // SAFETY: `level` is that of a Tier, which exists only for what this CPU runs, and
+            // every tier from AVX2 up has AVX2.
+            return unsafe { super::halves_avx2::sum(x, y, masks, runs.at_starts(), largest) };
+        }
+        run_by_run(level, pixels, inside, runs)
+    }
+}
 
 /// Bytes have hand-written kernels on the x86 tiers, which take a lag's runs whole; the
 /// portable tier sums them run by run with the loops below.
 impl OnLevel for u8 {
     #[inline(always)]
-    fn runs_sum_on(level: Level, pixels: &[u8], inside: Option<&[u8]>, runs: Runs) -> LagSum {
+    fn runs_sum_on(
+        level: Level,
+        pixels: &[u8],
+        inside: Option<&[u8]>,
+        runs: Runs,
+        _largest: u16,
+    ) -> LagSum {
         #[cfg(target_arch = "x86_64")]
         if level >= Level::Avx2 {
             let (x, y) = (&pixels[runs.a..], &pixels[runs.b..]);

@@ -6,15 +6,21 @@
 //! call ([`kernels::Runs`]), so a row pays no call's fixed cost per lag. Frames whose values all
 //! fit a byte (8-bit exports) are summed as bytes, twice as many per vector as 16-bit values.
 //! The loops are compiled once per instruction set — AVX-512BW, AVX2, portable — and run on
-//! the one the engine's [`Tier`] names; on the x86 tiers the byte sums are written by hand
-//! (`bytes_avx2`, `bytes_avx512`, the latter with VNNI where the tier has it), where the
-//! compiler's own vectorising fell short. Large frames are cut into row blocks summed in
+//! the one the engine's [`Tier`] names; on the x86 tiers the sums are written by hand where the
+//! compiler's own vectorising fell short: bytes in `bytes_avx2` and `bytes_avx512` (the latter
+//! with VNNI where the tier has it), 16-bit values in `halves_avx2` on every x86 tier, with
+//! what the AVX2 ones share in `avx2`. Where there is a mask, a band of rows is summed only
+//! over the columns that hold an inside pixel. Large frames are cut into row blocks summed in
 //! parallel; the [`reference`] loop is the plain definition every tier is tested against.
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod bytes_avx2;
 #[cfg(target_arch = "x86_64")]
 mod bytes_avx512;
+#[cfg(target_arch = "x86_64")]
+mod halves_avx2;
 mod kernels;
 mod reference;
 mod tier;
@@ -27,7 +33,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::{narrow, Engine, Variogram};
+use super::{narrow, Engine, Narrowed, Variogram};
 use crate::decode::Frame;
 use crate::error::FileResult;
 use crate::region::{Inside, Kept, Patch};
@@ -105,15 +111,20 @@ pub fn sums(frame: &Frame, patch: &Patch, max_lag: usize) -> Variogram {
 
 /// As [`sums`], on `tier`.
 pub fn sums_on(tier: Tier, frame: &Frame, patch: &Patch, max_lag: usize) -> Variogram {
+    let pixels = patch.pixels(frame);
+    let narrowed = narrow(&pixels);
     let shape = Shape {
         rows: patch.rows,
         cols: patch.cols,
         max_lag,
+        largest: match narrowed {
+            Narrowed::Bytes(_) => u16::from(u8::MAX),
+            Narrowed::Halves { largest } => largest,
+        },
     };
-    let pixels = patch.pixels(frame);
-    match narrow(&pixels) {
-        Some(bytes) => kept_sums(tier, &bytes, &patch.kept, shape),
-        None => kept_sums(tier, &pixels, &patch.kept, shape),
+    match narrowed {
+        Narrowed::Bytes(bytes) => kept_sums(tier, &bytes, &patch.kept, shape),
+        Narrowed::Halves { .. } => kept_sums(tier, &pixels, &patch.kept, shape),
     }
 }
 
@@ -129,12 +140,13 @@ fn kept_sums<P: OnLevel + PartialEq + TryFrom<u16>>(
     parallel_sums(tier, pixels, inside.as_deref().map(Inside::as_bytes), shape)
 }
 
-/// A frame's size and the lags summed.
+/// A frame's size, the lags summed, and the largest value, which bounds the squares.
 #[derive(Debug, Clone, Copy)]
 struct Shape {
     rows: usize,
     cols: usize,
     max_lag: usize,
+    largest: u16,
 }
 
 fn parallel_sums<P: OnLevel>(
@@ -219,6 +231,7 @@ fn block_sums_portable<P: OnLevel>(
         rows: height,
         cols,
         max_lag,
+        largest,
     } = shape;
     let mut vg = Variogram::zeros(max_lag);
     // A band of rows at a time, one kernel call per lag: on rows a few hundred pixels wide, a
@@ -237,7 +250,7 @@ fn block_sums_portable<P: OnLevel>(
                 stride: cols,
                 count: end - first,
             };
-            vg.horizontal[k - 1] += P::runs_sum_on(level, pixels, inside, runs);
+            vg.horizontal[k - 1] += P::runs_sum_on(level, pixels, inside, runs, largest);
         }
         if span.is_empty() {
             continue;
@@ -262,7 +275,7 @@ fn block_sums_portable<P: OnLevel>(
                     count,
                 },
             };
-            vg.vertical[k - 1] += P::runs_sum_on(level, pixels, inside, runs);
+            vg.vertical[k - 1] += P::runs_sum_on(level, pixels, inside, runs, largest);
         }
     }
     vg

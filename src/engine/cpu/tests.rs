@@ -155,26 +155,34 @@ fn long_rows_of_extremes_cross_the_chunk_boundary_exactly() {
 
 #[test]
 fn every_tier_this_cpu_runs_equals_the_portable_build() {
-    let f = frame(61, 333, |r, c| ((r * 7919 + c * 104729) % 65521) as u16);
-    let shape = Shape {
-        rows: 61,
-        cols: 333,
-        max_lag: 20,
-    };
-    let bytes: Vec<u8> = f.pixels.iter().map(|&p| p as u8).collect();
-    let mask: Vec<u8> = (0..f.pixels.len()).map(|i| u8::from(i % 7 != 3)).collect();
-    for tier in Tier::available() {
-        for inside in [None, Some(&mask[..])] {
-            assert_eq!(
-                block_sums(tier, &f.pixels, inside, shape, 0..61),
-                block_sums_portable(Level::Portable, &f.pixels, inside, shape, 0..61),
-                "{tier}"
-            );
-            assert_eq!(
-                block_sums(tier, &bytes, inside, shape, 0..61),
-                block_sums_portable(Level::Portable, &bytes, inside, shape, 0..61),
-                "{tier}"
-            );
+    // Values up to 16 bits, below 2^15 (the 16-bit kernel's) and at 12 bits.
+    for modulus in [65521, 32749, 4093] {
+        let f = frame(61, 333, |r, c| ((r * 7919 + c * 104729) % modulus) as u16);
+        let shape = Shape {
+            rows: 61,
+            cols: 333,
+            max_lag: 20,
+            largest: f.pixels.iter().copied().max().unwrap_or(0),
+        };
+        let bytes: Vec<u8> = f.pixels.iter().map(|&p| p as u8).collect();
+        let mask: Vec<u8> = (0..f.pixels.len()).map(|i| u8::from(i % 7 != 3)).collect();
+        for tier in Tier::available() {
+            for inside in [None, Some(&mask[..])] {
+                assert_eq!(
+                    block_sums(tier, &f.pixels, inside, shape, 0..61),
+                    block_sums_portable(Level::Portable, &f.pixels, inside, shape, 0..61),
+                    "{tier}, values below {modulus}"
+                );
+                let shape = Shape {
+                    largest: 255,
+                    ..shape
+                };
+                assert_eq!(
+                    block_sums(tier, &bytes, inside, shape, 0..61),
+                    block_sums_portable(Level::Portable, &bytes, inside, shape, 0..61),
+                    "{tier}"
+                );
+            }
         }
     }
 }
@@ -252,11 +260,12 @@ fn row_blocks_in_parallel_match_the_reference() {
 fn every_tier_equals_the_reference_on_random_frames_masks_and_extremes() {
     use rand::{Rng, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(18);
-    for case in 0..60 {
+    for case in 0..80 {
         // Odd sizes either side of a vector's width, lags past the frame.
         let (rows, cols) = (rng.random_range(1..40), rng.random_range(1..150));
         let max_lag = rng.random_range(1..cols.max(rows) + 6);
-        let top = if case % 2 == 0 { 255 } else { 65535 };
+        // Bytes, 16 bits, and values the 16-bit kernel takes (below 2^15).
+        let top = [255, 65535, 4095, 32767][case % 4];
         // Heavy in the extremes, as display and raw exports are.
         let pixels = (0..rows * cols)
             .map(|_| match rng.random_range(0..4) {
@@ -324,18 +333,28 @@ fn every_tier_equals_the_reference_on_random_frames_masks_and_extremes() {
 
 #[test]
 fn the_largest_squares_past_the_kernels_lane_spans_and_a_ragged_end_sum_exactly_on_every_tier() {
-    // Every difference 255, so every u32 lane fills as fast as it can, over more vectors than
-    // any tier sums before widening (2^14 of 64 bytes) and an end shorter than a vector.
+    // Bytes, and 16-bit values at the bounds of the 16-bit kernel's spans (15 bits widen
+    // every 2 vectors, 12 every 128) and past what it takes (16 bits).
+    largest_squares_sum_exactly(255, |v| v as u8);
+    for top in [32767, 4095, 65535] {
+        largest_squares_sum_exactly(top, |v| v);
+    }
+}
+
+/// Every difference `top`, so every lane fills as fast as it can, over more vectors than any
+/// tier sums before widening (2^14 of 64 bytes) and an end shorter than a vector.
+fn largest_squares_sum_exactly<P: OnLevel>(top: u16, width: impl Fn(u16) -> P) {
     let n = 2 * 64 * (1 << 14) + 45;
-    let a: Vec<u8> = (0..n).map(|i| if i % 2 == 0 { 255 } else { 0 }).collect();
-    let b: Vec<u8> = a.iter().map(|&x| 255 - x).collect();
+    let a: Vec<u16> = (0..n).map(|i| if i % 2 == 0 { top } else { 0 }).collect();
+    let b: Vec<u16> = a.iter().map(|&x| top - x).collect();
     let mask: Vec<u8> = (0..n).map(|i| u8::from(i % 5 != 1)).collect();
     let ones = vec![1u8; n];
-    let square = 255u64 * 255;
+    let square = u64::from(top).pow(2);
     assert!(n as u64 * square > u64::from(u32::MAX));
-    // The first n bytes against the next n: as one run, and as runs of 999 (a row's ragged
+    // The first n values against the next n: as one run, and as runs of 999 (a row's ragged
     // end each) whose vectors together pass the span.
-    let (pixels, inside) = ([a, b].concat(), [mask, ones].concat());
+    let pixels: Vec<P> = [a, b].concat().into_iter().map(width).collect();
+    let inside = [mask, ones].concat();
     let one = Runs {
         a: 0,
         b: n,
@@ -356,19 +375,19 @@ fn the_largest_squares_past_the_kernels_lane_spans_and_a_ragged_end_sum_exactly_
             .count() as u64;
         for tier in Tier::available() {
             let level = tier.level();
-            let plain = u8::runs_sum_on(level, &pixels, None, runs);
+            let plain = P::runs_sum_on(level, &pixels, None, runs, top);
             assert_eq!(
                 plain.sum_sq,
                 (runs.count * runs.len) as u64 * square,
-                "{tier}"
+                "{tier}, top {top}"
             );
             assert_eq!(
-                u8::runs_sum_on(level, &pixels, Some(&inside), runs),
+                P::runs_sum_on(level, &pixels, Some(&inside), runs, top),
                 LagSum {
                     pairs,
                     sum_sq: pairs * square
                 },
-                "{tier}"
+                "{tier}, top {top}"
             );
         }
     }

@@ -51,7 +51,10 @@ impl Level {
             #[cfg(target_arch = "x86_64")]
             Level::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(target_arch = "x86_64")]
-            Level::Avx512Bw => std::arch::is_x86_feature_detected!("avx512bw"),
+            // The AVX-512 tiers also run the AVX2 kernels (the 16-bit one, the work image's).
+            Level::Avx512Bw => {
+                Level::Avx2.on_this_cpu() && std::arch::is_x86_feature_detected!("avx512bw")
+            }
             #[cfg(target_arch = "x86_64")]
             Level::Avx512Vnni => {
                 Level::Avx512Bw.on_this_cpu() && std::arch::is_x86_feature_detected!("avx512vnni")

@@ -21,7 +21,7 @@ pub use device::{quiet_device_select, Want};
 use plan::{Packing, Stored, Window};
 use server::Server;
 
-use super::{narrow, Engine, Variogram};
+use super::{narrow, Engine, Narrowed, Variogram};
 use crate::decode::Frame;
 use crate::error::{FileError, FileResult, Result, RunError};
 use crate::region::{Inside, Kept, Patch};
@@ -106,7 +106,10 @@ impl Engine for GpuEngine {
         };
         let rows = &frame.pixels[first * frame.cols..end * frame.cols];
         let upload = Upload {
-            pixels: narrow(rows).map_or_else(|| Pixels::Halves(rows.to_vec()), Pixels::Bytes),
+            pixels: match narrow(rows) {
+                Narrowed::Bytes(bytes) => Pixels::Bytes(bytes),
+                Narrowed::Halves { .. } => Pixels::Halves(rows.to_vec()),
+            },
             rows: end - first,
             cols: frame.cols,
             windows: patches
