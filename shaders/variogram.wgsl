@@ -12,10 +12,16 @@
 // them may not, so every running sum is a (lo, hi) pair of u32 with the carry propagated by hand.
 // Each workgroup writes its partial sum and pair count; the host adds partials in u64.
 //
+// A 16-bit tile is summed a pair at a time, a byte tile four pairs at a time: the four bytes
+// of each pixel and of its partner, one word each, give the four squares from three packed dot
+// products (`dot4U8Packed`: the DP4A instruction where the device has one; naga writes it out
+// in plain integer operations where it has not).
+//
 // A masked tile (a region that is not a whole rectangle) counts a pair only when both pixels'
 // bits in `inside` are set; each region has its own mask bits, row by row over its columns. The
-// test is arithmetic (a square times 0 or 1), and a tile is masked or not as a whole, so the
-// branch on it is uniform across the workgroup.
+// test is arithmetic (a square times 0 or 1, a byte ANDed with 0 or 0xff), and a tile is masked
+// or not, and 16-bit or bytes, as a whole, so the branches on them are uniform across the
+// workgroup.
 
 const WORKGROUP: u32 = 256u;
 
@@ -53,18 +59,106 @@ var<workgroup> sum_lo: array<u32, WORKGROUP>;
 var<workgroup> sum_hi: array<u32, WORKGROUP>;
 var<workgroup> count: array<u32, WORKGROUP>;
 
-// The stored value of pixel `i` of the band starting at word `base`, 2^shift values a word.
-// The same arithmetic serves both widths, so a batch mixing them needs no branch.
-fn pixel(base: u32, i: u32, shift: u32) -> u32 {
-    let word = pixels[base + (i >> shift)];
-    let bits = 32u >> shift;
-    let lane = i & ((1u << shift) - 1u);
-    return (word >> (lane * bits)) & ((1u << bits) - 1u);
+// The stored value of 16-bit pixel `i` of the band starting at word `base`.
+fn pixel(base: u32, i: u32) -> u32 {
+    let word = pixels[base + (i >> 1u)];
+    return (word >> ((i & 1u) * 16u)) & 0xffffu;
+}
+
+// The four bytes of a byte band from pixel `i`, the first in the lowest bits: the word that
+// holds pixel `i` and the next, shifted together. Where the next lies past the band, the bytes
+// it gives belong to lanes past the tile's columns, which the caller masks off; past the
+// buffer, wgpu's bounds checks keep the read inside it.
+fn four(base: u32, i: u32) -> u32 {
+    let word = base + (i >> 2u);
+    let shift = (i & 3u) * 8u;
+    // A shift by 32 would be one by 0, so a word-aligned `i` takes nothing from the next word.
+    let next = select(pixels[word + 1u] << (32u - shift), 0u, shift == 0u);
+    return (pixels[word] >> shift) | next;
 }
 
 // 1 when mask bit `bit` is set, else 0.
 fn is_inside(bit: u32) -> u32 {
     return (inside[bit >> 5u] >> (bit & 31u)) & 1u;
+}
+
+// Mask bits `bit` to `bit + 3`, the first in bit 0, as `four` reads bytes.
+fn four_inside(bit: u32) -> u32 {
+    let word = bit >> 5u;
+    let shift = bit & 31u;
+    let next = select(inside[word + 1u] << (32u - shift), 0u, shift == 0u);
+    return ((inside[word] >> shift) | next) & 0xfu;
+}
+
+// A running sum of squares as (lo, hi) words, with the carry propagated by hand, and the pairs.
+struct Sums {
+    lo: u32,
+    hi: u32,
+    n: u32,
+}
+
+fn add(s: Sums, sq: u32, pairs: u32) -> Sums {
+    let lo = s.lo + sq;
+    return Sums(lo, s.hi + u32(lo < sq), s.n + pairs);
+}
+
+// Where one lag's pairs lie in a tile: the partner's offset in pixels and in mask bits, and the
+// first pixel's columns and band rows.
+struct Lag {
+    partner: u32,
+    partner_bit: u32,
+    col_end: u32,
+    row_end: u32,
+}
+
+// A 16-bit tile: a pair a pixel, each invocation taking every 256th column.
+fn sum_halves(tile: Tile, lag: Lag, lid: u32) -> Sums {
+    var s = Sums(0u, 0u, 0u);
+    for (var r = tile.first_row; r < lag.row_end; r++) {
+        let row = r * tile.stride + tile.left;
+        let bits = tile.mask_base + (r - tile.first_row) * tile.cols;
+        for (var c = lid; c < lag.col_end; c += WORKGROUP) {
+            let a = pixel(tile.word_offset, row + c);
+            let b = pixel(tile.word_offset, row + c + lag.partner);
+            var both = 1u;
+            if tile.masked != 0u {
+                both = is_inside(bits + c) & is_inside(bits + c + lag.partner_bit);
+            }
+            let d = max(a, b) - min(a, b);
+            s = add(s, d * d * both, both);
+        }
+    }
+    return s;
+}
+
+// A byte tile: four pairs at a time, each invocation taking every 1024th column and the three
+// after it. With the bytes outside the mask (or past the columns) zeroed in both words,
+// Σ (a − b)² over the four is a·a + b·b − 2 a·b, three packed dot products (DP4A where the
+// device has it), each at most 4 · 255², so the sum is exact in a u32.
+fn sum_bytes(tile: Tile, lag: Lag, lid: u32) -> Sums {
+    var s = Sums(0u, 0u, 0u);
+    for (var r = tile.first_row; r < lag.row_end; r++) {
+        let row = r * tile.stride + tile.left;
+        let bits = tile.mask_base + (r - tile.first_row) * tile.cols;
+        for (var c = 4u * lid; c < lag.col_end; c += 4u * WORKGROUP) {
+            let lanes = min(4u, lag.col_end - c);
+            var keep = 0xffffffffu >> (32u - 8u * lanes);
+            var pairs = lanes;
+            if tile.masked != 0u {
+                let both = four_inside(bits + c) & four_inside(bits + c + lag.partner_bit);
+                let marked = both & ((1u << lanes) - 1u);
+                // Bit i of `marked` to 0xff in byte i: four copies 7 bits apart put bit i at
+                // bit 8 i, with no carries between them.
+                keep = ((marked * 0x204081u) & 0x01010101u) * 0xffu;
+                pairs = countOneBits(marked);
+            }
+            let a = four(tile.word_offset, row + c) & keep;
+            let b = four(tile.word_offset, row + c + lag.partner) & keep;
+            let sq = dot4U8Packed(a, a) + dot4U8Packed(b, b) - 2u * dot4U8Packed(a, b);
+            s = add(s, sq, pairs);
+        }
+    }
+    return s;
 }
 
 @compute @workgroup_size(256)
@@ -79,37 +173,24 @@ fn main(
     // Loop bounds that keep both pixels of every pair inside the region's box, so the loop body
     // needs no test: horizontally the first pixel stops k columns short of its right edge,
     // vertically k rows short of its last row.
-    var partner = k;
-    var partner_bit = k;
-    var col_end = select(0u, tile.cols - k, tile.cols > k);
-    var row_end = tile.first_row + tile.row_count;
+    var lag = Lag(k, k, select(0u, tile.cols - k, tile.cols > k), tile.first_row + tile.row_count);
     if vertical {
-        partner = k * tile.stride;
-        partner_bit = k * tile.cols;
-        col_end = tile.cols;
-        row_end = min(row_end, select(0u, tile.rows_end - k, tile.rows_end > k));
+        lag.partner = k * tile.stride;
+        lag.partner_bit = k * tile.cols;
+        lag.col_end = tile.cols;
+        lag.row_end = min(lag.row_end, select(0u, tile.rows_end - k, tile.rows_end > k));
     }
 
-    var lo = 0u;
-    var hi = 0u;
-    var n = 0u;
-    for (var r = tile.first_row; r < row_end; r++) {
-        let row = r * tile.stride + tile.left;
-        let bits = tile.mask_base + (r - tile.first_row) * tile.cols;
-        for (var c = lid; c < col_end; c += WORKGROUP) {
-            let a = pixel(tile.word_offset, row + c, tile.pixel_shift);
-            let b = pixel(tile.word_offset, row + c + partner, tile.pixel_shift);
-            var both = 1u;
-            if tile.masked != 0u {
-                both = is_inside(bits + c) & is_inside(bits + c + partner_bit);
-            }
-            let d = max(a, b) - min(a, b);
-            let sq = d * d * both;
-            lo += sq;
-            hi += u32(lo < sq);
-            n += both;
-        }
+    // A tile's width is the same across its workgroup, so this branch is uniform.
+    var s: Sums;
+    if tile.pixel_shift == 2u {
+        s = sum_bytes(tile, lag, lid);
+    } else {
+        s = sum_halves(tile, lag, lid);
     }
+    let lo = s.lo;
+    let hi = s.hi;
+    let n = s.n;
 
     sum_lo[lid] = lo;
     sum_hi[lid] = hi;
