@@ -255,8 +255,12 @@ fn count_of(pixels: &[u16], lo: u16, hi: u16) -> u64 {
 
 /// A frame's smallest and largest stored value: once per frame, however many regions it has.
 pub fn extremes(frame: &Frame) -> (u16, u16) {
-    frame
-        .pixels
+    smallest_and_largest(&frame.pixels)
+}
+
+/// The smallest and largest of `pixels`; (65535, 0) when there are none.
+pub fn smallest_and_largest(pixels: &[u16]) -> (u16, u16) {
+    pixels
         .iter()
         .fold((u16::MAX, 0), |(lo, hi), &p| (lo.min(p), hi.max(p)))
 }

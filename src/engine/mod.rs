@@ -9,7 +9,7 @@ pub mod gpu;
 
 use crate::decode::Frame;
 use crate::error::{one_line, FileError, FileResult, Result, RunError};
-use crate::region::Patch;
+use crate::region::{smallest_and_largest, Patch};
 
 /// The two pair directions of the variogram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,17 +130,20 @@ pub trait Engine: Send + Sync {
 pub(crate) enum Narrowed {
     /// Every value fits a byte: both engines then move and sum half the bytes.
     Bytes(Vec<u8>),
-    /// Some value does not; the largest, which bounds the squares the CPU's lanes must hold.
-    Halves { largest: u16 },
+    /// Some value does not; the largest difference two values can have (the largest less the
+    /// smallest), which bounds the squares the CPU's lanes must hold.
+    Halves { spread: u16 },
 }
 
 /// The pixels as bytes when every value fits one. Both passes are branch-free so they
 /// vectorise; an early-exit test would not, and would cost a third of an 8-bit frame's time.
 pub(crate) fn narrow(pixels: &[u16]) -> Narrowed {
-    let largest = pixels.iter().fold(0, |m, &p| m.max(p));
+    let (smallest, largest) = smallest_and_largest(pixels);
     match largest <= u16::from(u8::MAX) {
         true => Narrowed::Bytes(pixels.iter().map(|&p| p as u8).collect()),
-        false => Narrowed::Halves { largest },
+        false => Narrowed::Halves {
+            spread: largest - smallest,
+        },
     }
 }
 

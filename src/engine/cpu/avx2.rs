@@ -81,15 +81,6 @@ pub fn tail_256(t: usize) -> __m256i {
     unsafe { _mm256_loadu_si256(EDGE.as_ptr().add(t).cast()) }
 }
 
-/// 0xFF in the last `t` of 16 bytes (t < 16), 0x00 before.
-#[inline]
-#[target_feature(enable = "avx2")]
-pub fn tail_128(t: usize) -> __m128i {
-    assert!(t < 16);
-    // SAFETY: the 16 bytes from 16 + t lie within EDGE.
-    unsafe { _mm_loadu_si128(EDGE.as_ptr().add(16 + t).cast()) }
-}
-
 /// The 32 bytes of `v`'s values from `at`.
 ///
 /// # Safety
@@ -100,16 +91,4 @@ pub unsafe fn load_256<T>(v: &[T], at: usize) -> __m256i {
     debug_assert!(at * size_of::<T>() + 32 <= size_of_val(v));
     // SAFETY: in bounds, as the caller promises; unaligned loads are allowed.
     unsafe { _mm256_loadu_si256(v.as_ptr().add(at).cast()) }
-}
-
-/// The 16 bytes of `v`'s values from `at`.
-///
-/// # Safety
-/// They lie within `v`.
-#[inline]
-#[target_feature(enable = "avx2")]
-pub unsafe fn load_128<T>(v: &[T], at: usize) -> __m128i {
-    debug_assert!(at * size_of::<T>() + 16 <= size_of_val(v));
-    // SAFETY: in bounds, as the caller promises; unaligned loads are allowed.
-    unsafe { _mm_loadu_si128(v.as_ptr().add(at).cast()) }
 }

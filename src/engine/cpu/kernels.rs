@@ -99,14 +99,15 @@ pub trait OnLevel: Pixel {
     }
 
     /// Σ over the pairs of `runs` whose two pixels are inside (all of them without a mask), of
-    /// pixels no larger than `largest`; run by run unless a hand-written kernel takes them.
+    /// pixels no two of which differ by more than `spread`; run by run unless a hand-written
+    /// kernel takes them.
     #[inline(always)]
     fn runs_sum_on(
         level: Level,
         pixels: &[Self],
         inside: Option<&[u8]>,
         runs: Runs,
-        _largest: u16,
+        _spread: u16,
     ) -> LagSum {
         run_by_run(level, pixels, inside, runs)
     }
@@ -139,7 +140,7 @@ impl OnLevel for u16 {
         pixels: &[u16],
         inside: Option<&[u8]>,
         runs: Runs,
-        largest: u16,
+        spread: u16,
     ) -> LagSum {
         #[cfg(target_arch = "x86_64")]
         if level >= Level::Avx2 {
@@ -147,7 +148,7 @@ impl OnLevel for u16 {
             let masks = inside.map(|m| (&m[runs.a..], &m[runs.b..]));
             // SAFETY: `level` is that of a Tier, which exists only for what this CPU runs, and
             // every tier from AVX2 up has AVX2.
-            return unsafe { super::halves_avx2::sum(x, y, masks, runs.at_starts(), largest) };
+            return unsafe { super::halves_avx2::sum(x, y, masks, runs.at_starts(), spread) };
         }
         run_by_run(level, pixels, inside, runs)
     }
@@ -162,7 +163,7 @@ impl OnLevel for u8 {
         pixels: &[u8],
         inside: Option<&[u8]>,
         runs: Runs,
-        _largest: u16,
+        _spread: u16,
     ) -> LagSum {
         #[cfg(target_arch = "x86_64")]
         if level >= Level::Avx2 {

@@ -117,9 +117,9 @@ pub fn sums_on(tier: Tier, frame: &Frame, patch: &Patch, max_lag: usize) -> Vari
         rows: patch.rows,
         cols: patch.cols,
         max_lag,
-        largest: match narrowed {
+        spread: match narrowed {
             Narrowed::Bytes(_) => u16::from(u8::MAX),
-            Narrowed::Halves { largest } => largest,
+            Narrowed::Halves { spread } => spread,
         },
     };
     match narrowed {
@@ -140,13 +140,14 @@ fn kept_sums<P: OnLevel + PartialEq + TryFrom<u16>>(
     parallel_sums(tier, pixels, inside.as_deref().map(Inside::as_bytes), shape)
 }
 
-/// A frame's size, the lags summed, and the largest value, which bounds the squares.
+/// A frame's size, the lags summed, and the largest difference two of its values can have,
+/// which bounds the squares.
 #[derive(Debug, Clone, Copy)]
 struct Shape {
     rows: usize,
     cols: usize,
     max_lag: usize,
-    largest: u16,
+    spread: u16,
 }
 
 fn parallel_sums<P: OnLevel>(
@@ -231,7 +232,7 @@ fn block_sums_portable<P: OnLevel>(
         rows: height,
         cols,
         max_lag,
-        largest,
+        spread,
     } = shape;
     let mut vg = Variogram::zeros(max_lag);
     // A band of rows at a time, one kernel call per lag: on rows a few hundred pixels wide, a
@@ -250,7 +251,7 @@ fn block_sums_portable<P: OnLevel>(
                 stride: cols,
                 count: end - first,
             };
-            vg.horizontal[k - 1] += P::runs_sum_on(level, pixels, inside, runs, largest);
+            vg.horizontal[k - 1] += P::runs_sum_on(level, pixels, inside, runs, spread);
         }
         if span.is_empty() {
             continue;
@@ -275,7 +276,7 @@ fn block_sums_portable<P: OnLevel>(
                     count,
                 },
             };
-            vg.vertical[k - 1] += P::runs_sum_on(level, pixels, inside, runs, largest);
+            vg.vertical[k - 1] += P::runs_sum_on(level, pixels, inside, runs, spread);
         }
     }
     vg

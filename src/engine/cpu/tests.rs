@@ -155,14 +155,18 @@ fn long_rows_of_extremes_cross_the_chunk_boundary_exactly() {
 
 #[test]
 fn every_tier_this_cpu_runs_equals_the_portable_build() {
-    // Values up to 16 bits, below 2^15 (the 16-bit kernel's) and at 12 bits.
-    for modulus in [65521, 32749, 4093] {
-        let f = frame(61, 333, |r, c| ((r * 7919 + c * 104729) % modulus) as u16);
+    // Values up to 16 bits, spread below 2^15 (the 16-bit kernel's narrow case) from 0 and
+    // from 30000, and at 12 bits.
+    for (modulus, base) in [(65521, 0), (32749, 0), (32749, 30000), (4093, 0)] {
+        let f = frame(61, 333, |r, c| {
+            ((r * 7919 + c * 104729) % modulus + base) as u16
+        });
+        let (lo, hi) = region::extremes(&f);
         let shape = Shape {
             rows: 61,
             cols: 333,
             max_lag: 20,
-            largest: f.pixels.iter().copied().max().unwrap_or(0),
+            spread: hi - lo,
         };
         let bytes: Vec<u8> = f.pixels.iter().map(|&p| p as u8).collect();
         let mask: Vec<u8> = (0..f.pixels.len()).map(|i| u8::from(i % 7 != 3)).collect();
@@ -174,7 +178,7 @@ fn every_tier_this_cpu_runs_equals_the_portable_build() {
                     "{tier}, values below {modulus}"
                 );
                 let shape = Shape {
-                    largest: 255,
+                    spread: 255,
                     ..shape
                 };
                 assert_eq!(
@@ -260,20 +264,28 @@ fn row_blocks_in_parallel_match_the_reference() {
 fn every_tier_equals_the_reference_on_random_frames_masks_and_extremes() {
     use rand::{Rng, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(18);
-    for case in 0..80 {
+    for case in 0..96 {
         // Odd sizes either side of a vector's width, lags past the frame.
         let (rows, cols) = (rng.random_range(1..40), rng.random_range(1..150));
         let max_lag = rng.random_range(1..cols.max(rows) + 6);
-        // Bytes, 16 bits, and values the 16-bit kernel takes (below 2^15).
-        let top = [255, 65535, 4095, 32767][case % 4];
-        // Heavy in the extremes, as display and raw exports are.
-        let pixels = (0..rows * cols)
-            .map(|_| match rng.random_range(0..4) {
-                0 => 0,
-                1 => top,
-                _ => rng.random_range(0..=top),
-            })
-            .collect();
+        // Bytes, 16 bits, and spreads the 16-bit kernel takes whole (below 2^15), from 0 and
+        // from an offset; heavy in the extremes, as display and raw exports are.
+        let pixels = match case % 6 {
+            // An image's texture over the whole 16-bit range: differences mostly below the
+            // wide kernel's 2^14, some far above.
+            5 => smooth_wide(&mut rng, rows * cols),
+            kind => {
+                let (base, top) =
+                    [(0, 255), (0, 65535), (0, 4095), (0, 32767), (30000, 62767)][kind];
+                (0..rows * cols)
+                    .map(|_| match rng.random_range(0..4) {
+                        0 => base,
+                        1 => top,
+                        _ => rng.random_range(base..=top),
+                    })
+                    .collect()
+            }
+        };
         let f = Frame::new(rows, cols, pixels).unwrap();
         let density = rng.random_range(0.0..1.0);
         let inside = (0..rows * cols)
@@ -285,15 +297,12 @@ fn every_tier_equals_the_reference_on_random_frames_masks_and_extremes() {
         };
         // The frame's extremes left out, and two values of which one may be past the pixels'
         // width (a byte frame's 300): no pixel holds it.
-        let extremes = Patch::cut(
-            &f,
-            &crate::region::Shape::WholeFrame,
-            Some(region::extremes(&f)),
-        );
+        let (lo, hi) = region::extremes(&f);
+        let extremes = Patch::cut(&f, &crate::region::Shape::WholeFrame, Some((lo, hi)));
         let values = Patch {
             kept: Kept::Except(
-                rng.random_range(0..=top),
-                rng.random_range(0..=top)
+                rng.random_range(lo..=hi),
+                rng.random_range(lo..=hi)
                     .saturating_add(rng.random_range(0..50)),
             ),
             ..Patch::whole(&f)
@@ -331,26 +340,64 @@ fn every_tier_equals_the_reference_on_random_frames_masks_and_extremes() {
     }
 }
 
+/// `n` values that wander over the whole 16-bit range in steps of up to 2000, with a jump
+/// anywhere one time in 64: a wide frame whose differences are mostly small.
+fn smooth_wide(rng: &mut impl rand::Rng, n: usize) -> Vec<u16> {
+    let mut v: i32 = rng.random_range(0..=65535);
+    (0..n)
+        .map(|_| {
+            v = match rng.random_range(0..64) {
+                0 => rng.random_range(0..=65535),
+                _ => (v + rng.random_range(-2000..=2000)).clamp(0, 65535),
+            };
+            v as u16
+        })
+        .collect()
+}
+
 #[test]
 fn the_largest_squares_past_the_kernels_lane_spans_and_a_ragged_end_sum_exactly_on_every_tier() {
     // Bytes, and 16-bit values at the bounds of the 16-bit kernel's spans (15 bits widen
-    // every 2 vectors, 12 every 128) and past what it takes (16 bits).
-    largest_squares_sum_exactly(255, |v| v as u8);
+    // every 2 vectors, 12 every 128) and past what it squares whole (16 bits).
+    largest_squares_sum_exactly(255, |v| v as u8, |_| 255);
     for top in [32767, 4095, 65535] {
-        largest_squares_sum_exactly(top, |v| v);
+        largest_squares_sum_exactly(top, |v| v, |_| top);
     }
+    // A wide frame's: every vector at the largest difference it squares whole (8 vectors a
+    // span), just past it (every vector split), and a split vector one in 37.
+    largest_squares_sum_exactly(65535, |v| v, |_| (1 << 14) - 1);
+    largest_squares_sum_exactly(65535, |v| v, |_| 1 << 14);
+    largest_squares_sum_exactly(
+        65535,
+        |v| v,
+        |i| match (i / 16) % 37 {
+            0 => 65535,
+            _ => (1 << 14) - 1,
+        },
+    );
 }
 
-/// Every difference `top`, so every lane fills as fast as it can, over more vectors than any
-/// tier sums before widening (2^14 of 64 bytes) and an end shorter than a vector.
-fn largest_squares_sum_exactly<P: OnLevel>(top: u16, width: impl Fn(u16) -> P) {
+/// Pairs whose differences are `difference(i)`, at most `spread`, so lanes fill as fast as
+/// they can, over more vectors than any tier sums before widening (2^14 of 64 bytes) and an
+/// end shorter than a vector.
+fn largest_squares_sum_exactly<P: OnLevel>(
+    spread: u16,
+    width: impl Fn(u16) -> P,
+    difference: impl Fn(usize) -> u16,
+) {
     let n = 2 * 64 * (1 << 14) + 45;
-    let a: Vec<u16> = (0..n).map(|i| if i % 2 == 0 { top } else { 0 }).collect();
-    let b: Vec<u16> = a.iter().map(|&x| top - x).collect();
+    let a: Vec<u16> = (0..n)
+        .map(|i| if i % 2 == 0 { difference(i) } else { 0 })
+        .collect();
+    let b: Vec<u16> = a
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| difference(i) - x)
+        .collect();
     let mask: Vec<u8> = (0..n).map(|i| u8::from(i % 5 != 1)).collect();
     let ones = vec![1u8; n];
-    let square = u64::from(top).pow(2);
-    assert!(n as u64 * square > u64::from(u32::MAX));
+    let square = |i: usize| u64::from(difference(i)).pow(2);
+    assert!((0..n).map(square).sum::<u64>() > u64::from(u32::MAX));
     // The first n values against the next n: as one run, and as runs of 999 (a row's ragged
     // end each) whose vectors together pass the span.
     let pixels: Vec<P> = [a, b].concat().into_iter().map(width).collect();
@@ -369,25 +416,21 @@ fn largest_squares_sum_exactly<P: OnLevel>(top: u16, width: impl Fn(u16) -> P) {
         ..one
     };
     for runs in [one, rows] {
-        let pairs = (0..runs.count)
-            .flat_map(|t| runs.nth(t).0)
-            .filter(|&i| inside[i] == 1)
-            .count() as u64;
+        let first = || (0..runs.count).flat_map(|t| runs.nth(t).0);
+        let all: u64 = first().map(square).sum();
+        let marked = first().filter(|&i| inside[i] == 1);
+        let expect = LagSum {
+            pairs: marked.clone().count() as u64,
+            sum_sq: marked.map(square).sum(),
+        };
         for tier in Tier::available() {
             let level = tier.level();
-            let plain = P::runs_sum_on(level, &pixels, None, runs, top);
+            let plain = P::runs_sum_on(level, &pixels, None, runs, spread);
+            assert_eq!(plain.sum_sq, all, "{tier}, spread {spread}");
             assert_eq!(
-                plain.sum_sq,
-                (runs.count * runs.len) as u64 * square,
-                "{tier}, top {top}"
-            );
-            assert_eq!(
-                P::runs_sum_on(level, &pixels, Some(&inside), runs, top),
-                LagSum {
-                    pairs,
-                    sum_sq: pairs * square
-                },
-                "{tier}, top {top}"
+                P::runs_sum_on(level, &pixels, Some(&inside), runs, spread),
+                expect,
+                "{tier}, spread {spread}"
             );
         }
     }
