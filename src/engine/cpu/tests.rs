@@ -357,9 +357,21 @@ fn smooth_wide(rng: &mut impl rand::Rng, n: usize) -> Vec<u16> {
 
 #[test]
 fn the_largest_squares_past_the_kernels_lane_spans_and_a_ragged_end_sum_exactly_on_every_tier() {
-    // Bytes, and 16-bit values at the bounds of the 16-bit kernel's spans (15 bits widen
-    // every 2 vectors, 12 every 128) and past what it squares whole (16 bits).
-    largest_squares_sum_exactly(255, |v| v as u8, |_| 255);
+    // Bytes: at the largest, at the largest the AVX2 kernel squares as bytes (127) and past it,
+    // and that with a larger difference one step in 37.
+    for top in [255, 127, 128] {
+        largest_squares_sum_exactly(255, |v| v as u8, |_| top);
+    }
+    largest_squares_sum_exactly(
+        255,
+        |v| v as u8,
+        |i| match (i / 64) % 37 {
+            0 => 255,
+            _ => 127,
+        },
+    );
+    // 16-bit values at the bounds of the 16-bit kernel's spans (15 bits widen every 2
+    // vectors, 12 every 128) and past what it squares whole (16 bits).
     for top in [32767, 4095, 65535] {
         largest_squares_sum_exactly(top, |v| v, |_| top);
     }
@@ -401,7 +413,8 @@ fn largest_squares_sum_exactly<P: OnLevel>(
     // The first n values against the next n: as one run, and as runs of 999 (a row's ragged
     // end each) whose vectors together pass the span.
     let pixels: Vec<P> = [a, b].concat().into_iter().map(width).collect();
-    let inside = [mask, ones].concat();
+    let inside = [mask, ones.clone()].concat();
+    let every_inside = [ones.clone(), ones].concat();
     let one = Runs {
         a: 0,
         b: n,
@@ -418,6 +431,10 @@ fn largest_squares_sum_exactly<P: OnLevel>(
     for runs in [one, rows] {
         let first = || (0..runs.count).flat_map(|t| runs.nth(t).0);
         let all: u64 = first().map(square).sum();
+        let every = LagSum {
+            pairs: first().count() as u64,
+            sum_sq: all,
+        };
         let marked = first().filter(|&i| inside[i] == 1);
         let expect = LagSum {
             pairs: marked.clone().count() as u64,
@@ -431,6 +448,12 @@ fn largest_squares_sum_exactly<P: OnLevel>(
                 P::runs_sum_on(level, &pixels, Some(&inside), runs, spread),
                 expect,
                 "{tier}, spread {spread}"
+            );
+            // Every pair marked, so every count lane fills as fast as it can.
+            assert_eq!(
+                P::runs_sum_on(level, &pixels, Some(&every_inside), runs, spread),
+                every,
+                "{tier}, spread {spread}, every pair inside"
             );
         }
     }
