@@ -143,9 +143,10 @@ pub enum Kept {
     /// Those the mask marks: the shape's, with any left-out values already taken out.
     Marked(Inside),
     /// Every pixel but those holding either value: a box whose only exclusions are the frame's
-    /// extremes (a whole frame, a rectangle). The mask is built by the engine that reads it,
-    /// from the pixels in its own width: on bytes, once an 8-bit frame is narrowed, it costs a
-    /// fraction of building it here from 16-bit values.
+    /// extremes (a whole frame, a rectangle). The engine that reads it decides how, from the
+    /// pixels in its own width: the CPU engine moves a byte frame's two values to 255 and
+    /// tells them by value, reading no mask; otherwise a mask is built from the narrowed
+    /// pixels, which costs a fraction of building it here from 16-bit values.
     Except(u16, u16),
 }
 

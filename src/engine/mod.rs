@@ -129,7 +129,7 @@ pub trait Engine: Send + Sync {
 /// A frame's values in the narrowest width that holds them all.
 pub(crate) enum Narrowed {
     /// Every value fits a byte: both engines then move and sum half the bytes.
-    Bytes(Vec<u8>),
+    Bytes { bytes: Vec<u8>, largest: u8 },
     /// Some value does not; the largest difference two values can have (the largest less the
     /// smallest), which bounds the squares the CPU's lanes must hold.
     Halves { spread: u16 },
@@ -140,7 +140,10 @@ pub(crate) enum Narrowed {
 pub(crate) fn narrow(pixels: &[u16]) -> Narrowed {
     let (smallest, largest) = smallest_and_largest(pixels);
     match largest <= u16::from(u8::MAX) {
-        true => Narrowed::Bytes(pixels.iter().map(|&p| p as u8).collect()),
+        true => Narrowed::Bytes {
+            bytes: pixels.iter().map(|&p| p as u8).collect(),
+            largest: largest as u8,
+        },
         false => Narrowed::Halves {
             spread: largest - smallest,
         },

@@ -1,18 +1,27 @@
 //! The byte kernels in AVX2, for the AVX2 tier: what the compiler does not find by itself from
 //! the portable loops. A byte difference is |a − b| = max − min; widened to 16 bits it is
-//! squared and summed in pairs by one multiply-add (`vpmaddwd`). Where there are masks, the two
-//! pixels' 0/1 bytes are ANDed, a difference is kept or zeroed by that byte's sign
-//! (`vpsignb`: x where the byte is 1, 0 where it is 0), and the pairs are counted in byte lanes
-//! that are added up (`vpsadbw`) every 255 vectors, before one can overflow. A masked vector
-//! then costs three instructions more than a plain one, not six. A lag over a band of rows is
-//! one call; a run's ragged end is one more vector, ending where the run ends, with the bytes
-//! already counted masked off. Exact: every sum is an integer in a lane that cannot overflow.
+//! squared and summed in pairs by one multiply-add (`vpmaddwd`). Which pairs count is told
+//! three ways, each a loop of its own:
+//!
+//! - every pair;
+//! - a mask's: the two pixels' 0/1 bytes are ANDed, a difference is kept or zeroed by that
+//!   byte's sign (`vpsignb`: x where the byte is 1, 0 where it is 0), and the pairs are
+//!   counted in byte lanes;
+//! - all but those with a pixel holding 255, where a byte frame's left-out values were moved:
+//!   such a pair's max is 255, so one compare of the max already taken finds it, the
+//!   difference is cleared where it holds, and the pairs left out are counted in byte lanes.
+//!   No mask is read: two streams, not four.
+//!
+//! Counts are added up (`vpsadbw`) every 128 vectors, before a lane can overflow. A lag over a
+//! band of rows is one call; a run's ragged end is one more vector, ending where the run ends,
+//! with the bytes already counted masked off. Exact: every sum is an integer in a lane that
+//! cannot overflow.
 
 use std::arch::x86_64::*;
 use std::ops::Range;
 
 use super::avx2::{load_256, portable_sum, tail_256, walk, Vectors};
-use super::kernels::Runs;
+use super::kernels::{Counted, Pixel, Runs};
 use crate::engine::LagSum;
 
 /// Bytes per vector.
@@ -26,24 +35,45 @@ const COUNT_SPAN: usize = 1 << 7;
 /// at most 2 × 2 × 255² = 260,100 a vector, and 16,384 of them stay below 2^32.
 const SPAN: usize = 1 << 14;
 
-/// The pairs of `runs` — offsets into `a` and `b` — that both masks mark (every pair without
-/// masks; the masks hold 0 or 1), and Σ (a[i] − b[i])² over them.
+/// The loops: every pair, a mask's, or all but those with a pixel holding 255.
+const ALL: u8 = 0;
+const MASKED: u8 = 1;
+const NOT_LEFT_OUT: u8 = 2;
+
+/// The pairs of `runs` — offsets into `a` and `b` — that `counted` counts (a mask holds 0 or
+/// 1), and Σ (a[i] − b[i])² over them.
 ///
 /// # Safety
 /// The CPU must run AVX2.
 #[target_feature(enable = "avx2")]
-pub unsafe fn sum(a: &[u8], b: &[u8], masks: Option<(&[u8], &[u8])>, runs: Runs) -> LagSum {
-    runs.assert_within(a, b, masks);
-    let mut sums = Sums::new(a, b, masks);
+pub unsafe fn sum(a: &[u8], b: &[u8], counted: Counted, runs: Runs) -> LagSum {
+    runs.assert_within(a, b, counted.masks());
     // SAFETY: AVX2, as the caller promises; the runs lie within every slice.
+    unsafe {
+        match counted {
+            Counted::All => summed(Sums::<ALL>::new(a, b, None), runs),
+            Counted::Masked(m, w) => summed(Sums::<MASKED>::new(a, b, Some((m, w))), runs),
+            Counted::NotLeftOut => summed(Sums::<NOT_LEFT_OUT>::new(a, b, None), runs),
+        }
+    }
+}
+
+/// The body of [`sum`], inlined into it so it is compiled with AVX2.
+///
+/// # Safety
+/// AVX2; the runs lie within every slice.
+#[inline(always)]
+unsafe fn summed<const MODE: u8>(mut sums: Sums<'_, MODE>, runs: Runs) -> LagSum {
+    // SAFETY: as the caller promises.
     unsafe { walk(&mut sums, runs) };
     sums.total(runs)
 }
 
-/// The slices summed; a running sum of squares, the vectors added to it since it was last
-/// widened, the widened total; the pairs counted in u8 lanes since they were last added up, in
-/// u64 lanes; and the sums of short runs.
-struct Sums<'s> {
+/// The slices summed, and the masks when `MODE` is [`MASKED`]; a running sum of squares, the
+/// vectors added to it since it was last widened, the widened total; the pairs counted (left
+/// out, when `MODE` is [`NOT_LEFT_OUT`]) in u8 lanes since they were last added up, in u64
+/// lanes; and the sums of short runs.
+struct Sums<'s, const MODE: u8> {
     a: &'s [u8],
     b: &'s [u8],
     masks: Option<(&'s [u8], &'s [u8])>,
@@ -55,7 +85,7 @@ struct Sums<'s> {
     short: LagSum,
 }
 
-impl<'s> Sums<'s> {
+impl<'s, const MODE: u8> Sums<'s, MODE> {
     fn new(a: &'s [u8], b: &'s [u8], masks: Option<(&'s [u8], &'s [u8])>) -> Self {
         // SAFETY: AVX, which AVX2 implies.
         let zero = unsafe { _mm256_setzero_si256() };
@@ -71,49 +101,7 @@ impl<'s> Sums<'s> {
             short: LagSum::default(),
         }
     }
-}
 
-impl Vectors for Sums<'_> {
-    const LANES: usize = LANES;
-
-    /// Adds the pairs of the 32 from `i` that both masks mark, less those before a run's last
-    /// `last` bytes. A method rather than a closure, so that inlined into a function with AVX2
-    /// it is compiled with it.
-    #[inline(always)]
-    unsafe fn add(&mut self, i: usize, last: Option<usize>) {
-        // SAFETY: in bounds, as the caller promises; AVX2, as the caller promises.
-        unsafe {
-            let d = difference(load_256(self.a, i), load_256(self.b, i));
-            let d = match (self.masks, last) {
-                (None, None) => d,
-                (None, Some(t)) => _mm256_and_si256(d, tail_256(t)),
-                (Some((m, w)), last) => {
-                    let mut both = _mm256_and_si256(load_256(m, i), load_256(w, i));
-                    if let Some(t) = last {
-                        both = _mm256_and_si256(both, tail_256(t));
-                    }
-                    self.counts = _mm256_add_epi8(self.counts, both);
-                    _mm256_sign_epi8(d, both)
-                }
-            };
-            self.acc = add_squares(self.acc, d);
-            self.vectors += 1;
-            if self.vectors.is_multiple_of(COUNT_SPAN) {
-                self.add_up_counts();
-                if self.vectors == SPAN {
-                    self.add_up_squares();
-                }
-            }
-        }
-    }
-
-    fn short(&mut self, run: Range<usize>) {
-        let masks = self.masks.map(|(m, w)| (&m[run.clone()], &w[run.clone()]));
-        self.short += portable_sum(&self.a[run.clone()], &self.b[run], masks);
-    }
-}
-
-impl Sums<'_> {
     /// Moves the u8 pair counts into the u64 ones.
     #[inline(always)]
     fn add_up_counts(&mut self) {
@@ -135,7 +123,8 @@ impl Sums<'_> {
         }
     }
 
-    /// The sums of every run: the pairs counted where there were masks, else all of them.
+    /// The sums of every run: the pairs counted where there were masks, every pair less those
+    /// left out where values were, else every pair.
     #[inline(always)]
     fn total(mut self, runs: Runs) -> LagSum {
         self.add_up_counts();
@@ -143,21 +132,81 @@ impl Sums<'_> {
         let mut lanes = [0u64; 4];
         // SAFETY: AVX, which AVX2 implies; four u64 fill the 32 bytes stored.
         unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), self.pairs) };
+        let (counted, every) = (lanes.iter().sum::<u64>(), (runs.count * runs.len) as u64);
         LagSum {
-            pairs: match self.masks {
-                Some(_) => lanes.iter().sum::<u64>() + self.short.pairs,
-                None => (runs.count * runs.len) as u64,
+            pairs: match MODE {
+                MASKED => counted + self.short.pairs,
+                // Runs are all short (summed by the portable loop) or none is.
+                NOT_LEFT_OUT if runs.len < LANES => self.short.pairs,
+                NOT_LEFT_OUT => every - counted,
+                _ => every,
             },
             sum_sq: self.total + self.short.sum_sq,
         }
     }
 }
 
-/// |x − y| per byte.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn difference(x: __m256i, y: __m256i) -> __m256i {
-    _mm256_sub_epi8(_mm256_max_epu8(x, y), _mm256_min_epu8(x, y))
+impl<const MODE: u8> Vectors for Sums<'_, MODE> {
+    const LANES: usize = LANES;
+
+    /// Adds the pairs of the 32 from `i` that count, less those before a run's last `last`
+    /// bytes. A method rather than a closure, so that inlined into a function with AVX2 it is
+    /// compiled with it.
+    #[inline(always)]
+    unsafe fn add(&mut self, i: usize, last: Option<usize>) {
+        // SAFETY: in bounds, as the caller promises; AVX2, as the caller promises.
+        unsafe {
+            let (x, y) = (load_256(self.a, i), load_256(self.b, i));
+            let (high, low) = (_mm256_max_epu8(x, y), _mm256_min_epu8(x, y));
+            let d = _mm256_sub_epi8(high, low);
+            let d = match (MODE, last) {
+                (MASKED, last) => {
+                    let (m, w) = self.masks.unwrap_or_default();
+                    let mut both = _mm256_and_si256(load_256(m, i), load_256(w, i));
+                    if let Some(t) = last {
+                        both = _mm256_and_si256(both, tail_256(t));
+                    }
+                    self.counts = _mm256_add_epi8(self.counts, both);
+                    _mm256_sign_epi8(d, both)
+                }
+                (NOT_LEFT_OUT, last) => {
+                    // 0xFF where a pixel is left out, only among the bytes this vector adds.
+                    let mut out = _mm256_cmpeq_epi8(high, _mm256_set1_epi8(-1));
+                    let mut d = _mm256_andnot_si256(out, d);
+                    if let Some(t) = last {
+                        let tail = tail_256(t);
+                        (out, d) = (_mm256_and_si256(out, tail), _mm256_and_si256(d, tail));
+                    }
+                    self.counts = _mm256_sub_epi8(self.counts, out);
+                    d
+                }
+                (_, None) => d,
+                (_, Some(t)) => _mm256_and_si256(d, tail_256(t)),
+            };
+            self.acc = add_squares(self.acc, d);
+            self.vectors += 1;
+            if self.vectors.is_multiple_of(COUNT_SPAN) {
+                if MODE != ALL {
+                    self.add_up_counts();
+                }
+                if self.vectors == SPAN {
+                    self.add_up_squares();
+                }
+            }
+        }
+    }
+
+    fn short(&mut self, run: Range<usize>) {
+        let (a, b) = (&self.a[run.clone()], &self.b[run.clone()]);
+        self.short += match MODE {
+            MASKED => {
+                let (m, w) = self.masks.unwrap_or_default();
+                portable_sum(a, b, Some((&m[run.clone()], &w[run])))
+            }
+            NOT_LEFT_OUT => u8::left_out_sum(a, b),
+            _ => portable_sum(a, b, None),
+        };
+    }
 }
 
 /// `acc` plus the squares of the bytes of `d`, widened to 16 bits and summed in pairs.

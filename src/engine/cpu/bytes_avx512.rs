@@ -1,16 +1,17 @@
 //! The byte kernels in AVX-512BW, for the AVX-512 tiers: 64 bytes a vector, and the mask in a
-//! mask register. Which bytes of a vector count — both pixels marked, and within the slice —
-//! is one 64-bit mask: two masks' bytes are tested together in one instruction (`vptestmb`),
-//! the difference of the pairs outside is zeroed as it is taken (a zero-masked subtract), and
-//! the pairs are counted by a population count of the mask, outside the vector units. The end
-//! of a slice is a masked load, which reads no byte past it. Squares are widened to 16 bits
-//! and summed in pairs by `vpmaddwd`, or on the VNNI tier multiplied and added into the sums
-//! in one instruction (`vpdpwssd`). Exact: every sum is an integer in a lane that cannot
-//! overflow.
+//! mask register. Which bytes of a vector count — both pixels marked, or neither holding 255
+//! where a frame's left-out values were moved, and within the slice — is one 64-bit mask: two
+//! masks' bytes are tested together in one instruction (`vptestmb`), or the pair's max against
+//! 255 in one compare, without reading a mask (`vpcmpnequb`); the difference of the pairs
+//! outside is zeroed as it is taken (a zero-masked subtract), and the pairs are counted by a
+//! population count of the mask, outside the vector units. The end of a slice is a masked
+//! load, which reads no byte past it. Squares are widened to 16 bits and summed in pairs by
+//! `vpmaddwd`, or on the VNNI tier multiplied and added into the sums in one instruction
+//! (`vpdpwssd`). Exact: every sum is an integer in a lane that cannot overflow.
 
 use std::arch::x86_64::*;
 
-use super::kernels::Runs;
+use super::kernels::{Counted, Runs};
 use super::tier::Level;
 use crate::engine::LagSum;
 
@@ -21,40 +22,34 @@ const LANES: usize = 64;
 /// a vector, and 16,384 of them stay below 2^32.
 const SPAN: usize = 1 << 14;
 
-/// The pairs of `runs` — offsets into `a` and `b` — that both masks mark (every pair without
-/// masks), and Σ (a[i] − b[i])² over them, on `level`'s instructions.
+/// The pairs of `runs` — offsets into `a` and `b` — that `counted` counts, and Σ (a[i] − b[i])²
+/// over them, on `level`'s instructions.
 ///
 /// # Safety
 /// `level` must be an AVX-512 tier this CPU runs.
-pub unsafe fn sum(
-    level: Level,
-    a: &[u8],
-    b: &[u8],
-    masks: Option<(&[u8], &[u8])>,
-    runs: Runs,
-) -> LagSum {
-    runs.assert_within(a, b, masks);
+pub unsafe fn sum(level: Level, a: &[u8], b: &[u8], counted: Counted, runs: Runs) -> LagSum {
+    runs.assert_within(a, b, counted.masks());
     // SAFETY: the features, as the caller promises; the runs lie within every slice.
     unsafe {
         match level {
-            Level::Avx512Vnni => sum_vnni(a, b, masks, runs),
-            _ => sum_bw(a, b, masks, runs),
+            Level::Avx512Vnni => sum_vnni(a, b, counted, runs),
+            _ => sum_bw(a, b, counted, runs),
         }
     }
 }
 
 /// [`sum`] with `vpmaddwd`.
 #[target_feature(enable = "avx512bw,popcnt")]
-unsafe fn sum_bw(a: &[u8], b: &[u8], masks: Option<(&[u8], &[u8])>, runs: Runs) -> LagSum {
+unsafe fn sum_bw(a: &[u8], b: &[u8], counted: Counted, runs: Runs) -> LagSum {
     // SAFETY: AVX-512BW, as `sum`'s caller promises, and the runs lie within every slice.
-    unsafe { summed::<false>(a, b, masks, runs) }
+    unsafe { summed::<false>(a, b, counted, runs) }
 }
 
 /// [`sum`] with `vpdpwssd`.
 #[target_feature(enable = "avx512bw,avx512vnni,popcnt")]
-unsafe fn sum_vnni(a: &[u8], b: &[u8], masks: Option<(&[u8], &[u8])>, runs: Runs) -> LagSum {
+unsafe fn sum_vnni(a: &[u8], b: &[u8], counted: Counted, runs: Runs) -> LagSum {
     // SAFETY: both features, as `sum`'s caller promises, and the runs lie within every slice.
-    unsafe { summed::<true>(a, b, masks, runs) }
+    unsafe { summed::<true>(a, b, counted, runs) }
 }
 
 /// The body of [`sum`], inlined into the two functions above so it is compiled with their
@@ -64,33 +59,28 @@ unsafe fn sum_vnni(a: &[u8], b: &[u8], masks: Option<(&[u8], &[u8])>, runs: Runs
 /// # Safety
 /// AVX-512BW, and AVX-512 VNNI when `VNNI`; the runs lie within every slice.
 #[inline(always)]
-unsafe fn summed<const VNNI: bool>(
-    a: &[u8],
-    b: &[u8],
-    masks: Option<(&[u8], &[u8])>,
-    runs: Runs,
-) -> LagSum {
+unsafe fn summed<const VNNI: bool>(a: &[u8], b: &[u8], counted: Counted, runs: Runs) -> LagSum {
     let mut sums = Sums::default();
     for t in 0..runs.count {
         let (first, end) = (t * runs.stride, t * runs.stride + runs.len);
         let whole = end - runs.len % LANES;
         for i in (first..whole).step_by(LANES) {
             // SAFETY: the features, as the caller promises; the vector lies within the run.
-            unsafe { sums.add::<VNNI>(a, b, masks, i, u64::MAX) };
+            unsafe { sums.add::<VNNI>(a, b, counted, i, u64::MAX) };
         }
         if whole < end {
             // The run's ragged end: the bytes past its whole vectors.
             // SAFETY: as above; the mask marks only the run's bytes.
-            unsafe { sums.add::<VNNI>(a, b, masks, whole, (1 << (end - whole)) - 1) };
+            unsafe { sums.add::<VNNI>(a, b, counted, whole, (1 << (end - whole)) - 1) };
         }
     }
     let (acc, mut total, pairs) = (sums.acc, sums.total, sums.pairs);
     // SAFETY: AVX-512F, which AVX-512BW implies.
     total += unsafe { lane_total(acc) };
     LagSum {
-        pairs: match masks {
-            Some(_) => pairs,
-            None => (runs.count * runs.len) as u64,
+        pairs: match counted {
+            Counted::All => (runs.count * runs.len) as u64,
+            _ => pairs,
         },
         sum_sq: total,
     }
@@ -118,7 +108,7 @@ impl Default for Sums {
 }
 
 impl Sums {
-    /// Adds the pairs of the 64 from `i` that `within` marks and both masks mark. A method
+    /// Adds the pairs of the 64 from `i` that `within` marks and `counted` counts. A method
     /// rather than a closure, so that inlined into a function with the AVX-512 features it is
     /// compiled with them.
     ///
@@ -129,7 +119,7 @@ impl Sums {
         &mut self,
         a: &[u8],
         b: &[u8],
-        masks: Option<(&[u8], &[u8])>,
+        counted: Counted,
         i: usize,
         within: __mmask64,
     ) {
@@ -137,13 +127,18 @@ impl Sums {
         // lie inside the slices; the features, as the caller promises.
         unsafe {
             let (x, y) = (load(a, i, within), load(b, i, within));
-            let keep = match masks {
-                None => within,
-                Some((m, w)) => {
+            let high = _mm512_max_epu8(x, y);
+            let keep = match counted {
+                Counted::All => within,
+                Counted::Masked(m, w) => {
                     _mm512_mask_test_epi8_mask(within, load(m, i, within), load(w, i, within))
                 }
+                // A pair with a pixel at 255, where left-out values were moved, has it as max.
+                Counted::NotLeftOut => {
+                    _mm512_mask_cmpneq_epu8_mask(within, high, _mm512_set1_epi8(-1))
+                }
             };
-            let d = _mm512_maskz_sub_epi8(keep, _mm512_max_epu8(x, y), _mm512_min_epu8(x, y));
+            let d = _mm512_maskz_sub_epi8(keep, high, _mm512_min_epu8(x, y));
             self.acc = add_squares::<VNNI>(self.acc, d);
             self.pairs += u64::from(keep.count_ones());
             self.vectors += 1;

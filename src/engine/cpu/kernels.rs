@@ -6,39 +6,95 @@ use std::ops::Range;
 use super::tier::Level;
 use crate::engine::LagSum;
 
+/// Which pixels of a frame, or of a box of it, count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marks<'m> {
+    /// Every pixel.
+    All,
+    /// Those whose byte in the 0/1 mask is 1.
+    Mask(&'m [u8]),
+    /// Every pixel but those holding the width's largest value ([`Pixel::LEFT_OUT`]), where a
+    /// byte frame's left-out values were moved: the kernels tell them by value, next to the
+    /// difference they take anyway, instead of reading a mask beside the pixels.
+    NotLeftOut,
+}
+
+/// Which pairs of one kernel call count: [`Marks`], a mask cut at the two starts of the runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Counted<'m> {
+    All,
+    Masked(&'m [u8], &'m [u8]),
+    NotLeftOut,
+}
+
+impl<'m> Marks<'m> {
+    /// As the pairs of `runs` see them.
+    pub fn at(self, runs: &Runs) -> Counted<'m> {
+        match self {
+            Marks::All => Counted::All,
+            Marks::Mask(m) => Counted::Masked(&m[runs.a..], &m[runs.b..]),
+            Marks::NotLeftOut => Counted::NotLeftOut,
+        }
+    }
+}
+
+impl<'m> Counted<'m> {
+    /// The masks, where there are some.
+    pub fn masks(self) -> Option<(&'m [u8], &'m [u8])> {
+        match self {
+            Counted::Masked(m, w) => Some((m, w)),
+            _ => None,
+        }
+    }
+}
+
 /// A stored value as the kernel reads it: a byte when the whole frame fits one, else 16 bits.
-pub trait Pixel: Copy + Send + Sync + Into<u32> {
+pub trait Pixel: Copy + Send + Sync + Ord + Into<u32> {
+    /// The value of pixels left out under [`Marks::NotLeftOut`]: the width's largest.
+    const LEFT_OUT: Self;
+
     /// Σ (a[i] − b[i])² over two equal-length slices, exact.
     fn sq_diff_sum(a: &[Self], b: &[Self]) -> u64;
 
     /// The pairs (a[i], b[i]) with `in_a[i]` and `in_b[i]` both 1, and Σ (a[i] − b[i])² over
-    /// them. Branch-free (a square times 0 or 1), so it vectorises like the unmasked sum; the
-    /// square's halves are summed apart as for 16-bit pixels, so one body serves both widths.
+    /// them.
     #[inline(always)]
     fn masked_sum(a: &[Self], b: &[Self], in_a: &[u8], in_b: &[u8]) -> LagSum {
-        let mut total = LagSum::default();
-        for (((a, b), in_a), in_b) in a
-            .chunks(CHUNK)
-            .zip(b.chunks(CHUNK))
-            .zip(in_a.chunks(CHUNK))
-            .zip(in_b.chunks(CHUNK))
-        {
-            let (mut low, mut high, mut pairs) = (0u32, 0u32, 0u32);
-            for (((&x, &y), &in_a), &in_b) in a.iter().zip(b).zip(in_a).zip(in_b) {
-                let both = u32::from(in_a & in_b);
-                let (x, y): (u32, u32) = (x.into(), y.into());
-                let sq = x.abs_diff(y).pow(2) * both;
-                low += sq & 0xffff;
-                high += sq >> 16;
-                pairs += both;
-            }
-            total += LagSum {
-                pairs: u64::from(pairs),
-                sum_sq: u64::from(low) + (u64::from(high) << 16),
-            };
-        }
-        total
+        let (in_a, in_b) = (&in_a[..a.len()], &in_b[..a.len()]);
+        kept_sum(a, b, |i, _, _| u32::from(in_a[i] & in_b[i]))
     }
+
+    /// The pairs neither of whose values is [`Pixel::LEFT_OUT`], and Σ (a[i] − b[i])² over
+    /// them.
+    #[inline(always)]
+    fn left_out_sum(a: &[Self], b: &[Self]) -> LagSum {
+        kept_sum(a, b, |_, x, y| u32::from(x.max(y) != Self::LEFT_OUT))
+    }
+}
+
+/// The pairs (a[i], b[i]) for which `kept` is 1 (it is 0 for the others), and Σ (a[i] − b[i])²
+/// over them. Branch-free (a square times 0 or 1), so it vectorises like the unmasked sum; the
+/// square's halves are summed apart as for 16-bit pixels, so one body serves both widths.
+#[inline(always)]
+fn kept_sum<P: Pixel>(a: &[P], b: &[P], kept: impl Fn(usize, P, P) -> u32) -> LagSum {
+    let b = &b[..a.len()];
+    let mut total = LagSum::default();
+    for start in (0..a.len()).step_by(CHUNK) {
+        let (mut low, mut high, mut pairs) = (0u32, 0u32, 0u32);
+        for i in start..(start + CHUNK).min(a.len()) {
+            let both = kept(i, a[i], b[i]);
+            let (x, y): (u32, u32) = (a[i].into(), b[i].into());
+            let sq = x.abs_diff(y).pow(2) * both;
+            low += sq & 0xffff;
+            high += sq >> 16;
+            pairs += both;
+        }
+        total += LagSum {
+            pairs: u64::from(pairs),
+            sum_sq: u64::from(low) + (u64::from(high) << 16),
+        };
+    }
+    total
 }
 
 /// Pairs a fixed distance apart along `count` equal runs of a frame's pixels: the t-th run's
@@ -98,59 +154,61 @@ pub trait OnLevel: Pixel {
         Self::masked_sum(a, b, in_a, in_b)
     }
 
-    /// Σ over the pairs of `runs` whose two pixels are inside (all of them without a mask), of
-    /// pixels no two of which differ by more than `spread`; run by run unless a hand-written
-    /// kernel takes them.
+    /// Σ over the pairs of `runs` whose two pixels `marks` counts, of pixels no two of which
+    /// differ by more than `spread`; run by run unless a hand-written kernel takes them.
     #[inline(always)]
     fn runs_sum_on(
         level: Level,
         pixels: &[Self],
-        inside: Option<&[u8]>,
+        marks: Marks,
         runs: Runs,
         _spread: u16,
     ) -> LagSum {
-        run_by_run(level, pixels, inside, runs)
+        run_by_run(level, pixels, marks, runs)
     }
+
+    /// The pixels as bytes, when they are bytes.
+    fn bytes(pixels: &[Self]) -> Option<&[u8]>;
 }
 
-/// Σ over the pairs of `runs` whose two pixels are inside, one slice kernel call per run.
+/// Σ over the pairs of `runs` whose two pixels `marks` counts, one slice kernel call per run.
 #[inline(always)]
-fn run_by_run<P: OnLevel>(level: Level, pixels: &[P], inside: Option<&[u8]>, runs: Runs) -> LagSum {
+fn run_by_run<P: OnLevel>(level: Level, pixels: &[P], marks: Marks, runs: Runs) -> LagSum {
     let mut total = LagSum::default();
     for t in 0..runs.count {
         let (a, b) = runs.nth(t);
         let (x, y) = (&pixels[a.clone()], &pixels[b.clone()]);
-        total += match inside {
-            None => LagSum {
+        total += match marks {
+            Marks::All => LagSum {
                 pairs: a.len() as u64,
                 sum_sq: P::sq_diff_sum_on(level, x, y),
             },
-            Some(m) => P::masked_sum_on(level, x, y, &m[a], &m[b]),
+            Marks::Mask(m) => P::masked_sum_on(level, x, y, &m[a], &m[b]),
+            Marks::NotLeftOut => P::left_out_sum(x, y),
         };
     }
     total
 }
 
-/// 16-bit values have a hand-written AVX2 kernel, which the AVX-512 tiers run too; the
-/// portable tier sums them run by run with the loops below.
+/// 16-bit values have a hand-written AVX2 kernel, which the AVX-512 tiers run too, for every
+/// pixel or a mask's; the portable tier, and values left out by value (which no run makes of
+/// 16-bit pixels), sum them run by run with the loops below.
 impl OnLevel for u16 {
     #[inline(always)]
-    fn runs_sum_on(
-        level: Level,
-        pixels: &[u16],
-        inside: Option<&[u8]>,
-        runs: Runs,
-        spread: u16,
-    ) -> LagSum {
+    fn runs_sum_on(level: Level, pixels: &[u16], marks: Marks, runs: Runs, spread: u16) -> LagSum {
         #[cfg(target_arch = "x86_64")]
-        if level >= Level::Avx2 {
+        if level >= Level::Avx2 && marks != Marks::NotLeftOut {
             let (x, y) = (&pixels[runs.a..], &pixels[runs.b..]);
-            let masks = inside.map(|m| (&m[runs.a..], &m[runs.b..]));
+            let masks = marks.at(&runs).masks();
             // SAFETY: `level` is that of a Tier, which exists only for what this CPU runs, and
             // every tier from AVX2 up has AVX2.
             return unsafe { super::halves_avx2::sum(x, y, masks, runs.at_starts(), spread) };
         }
-        run_by_run(level, pixels, inside, runs)
+        run_by_run(level, pixels, marks, runs)
+    }
+
+    fn bytes(_pixels: &[u16]) -> Option<&[u8]> {
+        None
     }
 }
 
@@ -158,26 +216,24 @@ impl OnLevel for u16 {
 /// portable tier sums them run by run with the loops below.
 impl OnLevel for u8 {
     #[inline(always)]
-    fn runs_sum_on(
-        level: Level,
-        pixels: &[u8],
-        inside: Option<&[u8]>,
-        runs: Runs,
-        _spread: u16,
-    ) -> LagSum {
+    fn runs_sum_on(level: Level, pixels: &[u8], marks: Marks, runs: Runs, _spread: u16) -> LagSum {
         #[cfg(target_arch = "x86_64")]
         if level >= Level::Avx2 {
             let (x, y) = (&pixels[runs.a..], &pixels[runs.b..]);
-            let masks = inside.map(|m| (&m[runs.a..], &m[runs.b..]));
+            let counted = marks.at(&runs);
             // SAFETY: `level` is that of a Tier, which exists only for what this CPU runs.
             return unsafe {
                 match level {
-                    Level::Avx2 => super::bytes_avx2::sum(x, y, masks, runs.at_starts()),
-                    _ => super::bytes_avx512::sum(level, x, y, masks, runs.at_starts()),
+                    Level::Avx2 => super::bytes_avx2::sum(x, y, counted, runs.at_starts()),
+                    _ => super::bytes_avx512::sum(level, x, y, counted, runs.at_starts()),
                 }
             };
         }
-        run_by_run(level, pixels, inside, runs)
+        run_by_run(level, pixels, marks, runs)
+    }
+
+    fn bytes(pixels: &[u8]) -> Option<&[u8]> {
+        Some(pixels)
     }
 }
 
@@ -185,6 +241,8 @@ impl OnLevel for u8 {
 pub const CHUNK: usize = 1 << 16;
 
 impl Pixel for u8 {
+    const LEFT_OUT: u8 = u8::MAX;
+
     /// A squared byte difference is below 2^16, so 2^16 of them fit a `u32` lane: the loop stays
     /// in 32-bit lanes, which vectorise four times wider than 64-bit ones.
     #[inline(always)]
@@ -233,6 +291,8 @@ impl Pixel for u8 {
 }
 
 impl Pixel for u16 {
+    const LEFT_OUT: u16 = u16::MAX;
+
     /// A squared 16-bit difference fits a `u32` but two may not. Its low and high halves are
     /// summed apart, each below 2^16, so the loop stays in 32-bit lanes for 2^16 elements.
     #[inline(always)]

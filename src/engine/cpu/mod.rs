@@ -9,9 +9,12 @@
 //! the one the engine's [`Tier`] names; on the x86 tiers the sums are written by hand where the
 //! compiler's own vectorising fell short: bytes in `bytes_avx2` and `bytes_avx512` (the latter
 //! with VNNI where the tier has it), 16-bit values in `halves_avx2` on every x86 tier, with
-//! what the AVX2 ones share in `avx2`. Where there is a mask, a band of rows is summed only
-//! over the columns that hold an inside pixel. Large frames are cut into row blocks summed in
-//! parallel; the [`reference`] loop is the plain definition every tier is tested against.
+//! what the AVX2 ones share in `avx2`. Which pixels count is [`kernels::Marks`]: all, a mask's,
+//! or — a byte frame's extremes left out, the default run's case — all but those holding 255,
+//! where the left-out values are moved so the kernels tell them by value and read no mask.
+//! Where not all count, a band of rows is summed only over the columns that hold a pixel that
+//! does. Large frames are cut into row blocks summed in parallel; the [`reference`] loop is the
+//! plain definition every tier is tested against.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -25,7 +28,7 @@ mod kernels;
 mod reference;
 mod tier;
 
-use kernels::{OnLevel, Runs};
+use kernels::{Marks, OnLevel, Pixel, Runs};
 pub use reference::reference;
 pub use tier::{Tier, TIER_VARIABLE};
 
@@ -36,7 +39,7 @@ use rayon::prelude::*;
 use super::{narrow, Engine, Narrowed, Variogram};
 use crate::decode::Frame;
 use crate::error::FileResult;
-use crate::region::{Inside, Kept, Patch};
+use crate::region::{Kept, Patch};
 use tier::Level;
 
 /// Pixels per parallel block: below this a frame is summed on the calling thread, since a rayon
@@ -118,14 +121,42 @@ pub fn sums_on(tier: Tier, frame: &Frame, patch: &Patch, max_lag: usize) -> Vari
         cols: patch.cols,
         max_lag,
         spread: match narrowed {
-            Narrowed::Bytes(_) => u16::from(u8::MAX),
+            Narrowed::Bytes { .. } => u16::from(u8::MAX),
             Narrowed::Halves { spread } => spread,
         },
     };
     match narrowed {
-        Narrowed::Bytes(bytes) => kept_sums(tier, &bytes, &patch.kept, shape),
+        Narrowed::Bytes { mut bytes, largest } => match patch.kept {
+            Kept::Except(lo, hi) if leave_out(&mut bytes, largest, (lo, hi)) => {
+                parallel_sums(tier, &bytes, Marks::NotLeftOut, shape)
+            }
+            ref kept => kept_sums(tier, &bytes, kept, shape),
+        },
         Narrowed::Halves { .. } => kept_sums(tier, &pixels, &patch.kept, shape),
     }
+}
+
+/// Moves the bytes holding either of `values` (`Kept::Except`'s, a frame's extremes) to 255, so
+/// that the kernels tell them by value instead of reading a mask: true when that is sound,
+/// because no pixel holds 255 but those moved there. A region's extremes are its frame's, so
+/// it always is on a run; otherwise the bytes are left alone and a mask is made.
+fn leave_out(bytes: &mut [u8], largest: u8, values: (u16, u16)) -> bool {
+    let (lo, hi) = (u8::try_from(values.0), u8::try_from(values.1));
+    let sound = largest < u8::LEFT_OUT || lo == Ok(u8::LEFT_OUT) || hi == Ok(u8::LEFT_OUT);
+    let (Ok(lo), Ok(hi)) = (lo.or(hi), hi.or(lo)) else {
+        return false;
+    };
+    if sound {
+        // Branch-free, so it vectorises.
+        for b in bytes.iter_mut() {
+            *b = if *b == lo || *b == hi {
+                u8::LEFT_OUT
+            } else {
+                *b
+            };
+        }
+    }
+    sound
 }
 
 /// The sums of the pairs whose two pixels `kept` keeps, its mask made from the pixels in the
@@ -137,7 +168,10 @@ fn kept_sums<P: OnLevel + PartialEq + TryFrom<u16>>(
     shape: Shape,
 ) -> Variogram {
     let inside = kept.mask(pixels);
-    parallel_sums(tier, pixels, inside.as_deref().map(Inside::as_bytes), shape)
+    let marks = inside
+        .as_deref()
+        .map_or(Marks::All, |m| Marks::Mask(m.as_bytes()));
+    parallel_sums(tier, pixels, marks, shape)
 }
 
 /// A frame's size, the lags summed, and the largest difference two of its values can have,
@@ -150,22 +184,17 @@ struct Shape {
     spread: u16,
 }
 
-fn parallel_sums<P: OnLevel>(
-    tier: Tier,
-    pixels: &[P],
-    inside: Option<&[u8]>,
-    shape: Shape,
-) -> Variogram {
+fn parallel_sums<P: OnLevel>(tier: Tier, pixels: &[P], marks: Marks, shape: Shape) -> Variogram {
     let block_rows = (BLOCK_PIXELS / shape.cols.max(1)).max(1);
     let blocks = shape.rows.div_ceil(block_rows);
     if blocks <= 1 {
-        return block_sums(tier, pixels, inside, shape, 0..shape.rows);
+        return block_sums(tier, pixels, marks, shape, 0..shape.rows);
     }
     (0..blocks)
         .into_par_iter()
         .map(|b| {
             let end = ((b + 1) * block_rows).min(shape.rows);
-            block_sums(tier, pixels, inside, shape, b * block_rows..end)
+            block_sums(tier, pixels, marks, shape, b * block_rows..end)
         })
         .reduce(
             || Variogram::zeros(shape.max_lag),
@@ -180,7 +209,7 @@ fn parallel_sums<P: OnLevel>(
 fn block_sums<P: OnLevel>(
     tier: Tier,
     pixels: &[P],
-    inside: Option<&[u8]>,
+    marks: Marks,
     shape: Shape,
     rows: Range<usize>,
 ) -> Variogram {
@@ -188,12 +217,12 @@ fn block_sums<P: OnLevel>(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: a Tier exists only for a level this CPU runs (Tier::available).
         level @ (Level::Avx512Bw | Level::Avx512Vnni) => unsafe {
-            block_sums_avx512(level, pixels, inside, shape, rows)
+            block_sums_avx512(level, pixels, marks, shape, rows)
         },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
-        Level::Avx2 => unsafe { block_sums_avx2(Level::Avx2, pixels, inside, shape, rows) },
-        _ => block_sums_portable(Level::Portable, pixels, inside, shape, rows),
+        Level::Avx2 => unsafe { block_sums_avx2(Level::Avx2, pixels, marks, shape, rows) },
+        _ => block_sums_portable(Level::Portable, pixels, marks, shape, rows),
     }
 }
 
@@ -207,11 +236,11 @@ macro_rules! compiled_for {
         unsafe fn $name<P: OnLevel>(
             level: Level,
             pixels: &[P],
-            inside: Option<&[u8]>,
+            marks: Marks,
             shape: Shape,
             rows: Range<usize>,
         ) -> Variogram {
-            block_sums_portable(level, pixels, inside, shape, rows)
+            block_sums_portable(level, pixels, marks, shape, rows)
         }
     };
 }
@@ -224,7 +253,7 @@ compiled_for!(block_sums_avx2, "avx2");
 fn block_sums_portable<P: OnLevel>(
     level: Level,
     pixels: &[P],
-    inside: Option<&[u8]>,
+    marks: Marks,
     shape: Shape,
     rows: Range<usize>,
 ) -> Variogram {
@@ -240,7 +269,13 @@ fn block_sums_portable<P: OnLevel>(
     let band_rows = (BAND_PIXELS / cols.max(1)).max(1);
     for first in rows.clone().step_by(band_rows) {
         let end = (first + band_rows).min(rows.end);
-        let span = inside.map_or(0..cols, |m| inside_columns(m, cols, first..end));
+        let span = match marks {
+            Marks::All => 0..cols,
+            Marks::Mask(m) => inside_columns(m, 0, cols, first..end),
+            Marks::NotLeftOut => P::bytes(pixels).map_or(0..cols, |b| {
+                inside_columns(b, u8::LEFT_OUT, cols, first..end)
+            }),
+        };
         let at = first * cols + span.start;
         for k in 1..=max_lag.min(span.len().saturating_sub(1)) {
             // Each row of the band against itself shifted by k.
@@ -251,7 +286,7 @@ fn block_sums_portable<P: OnLevel>(
                 stride: cols,
                 count: end - first,
             };
-            vg.horizontal[k - 1] += P::runs_sum_on(level, pixels, inside, runs, spread);
+            vg.horizontal[k - 1] += P::runs_sum_on(level, pixels, marks, runs, spread);
         }
         if span.is_empty() {
             continue;
@@ -276,58 +311,62 @@ fn block_sums_portable<P: OnLevel>(
                     count,
                 },
             };
-            vg.vertical[k - 1] += P::runs_sum_on(level, pixels, inside, runs, spread);
+            vg.vertical[k - 1] += P::runs_sum_on(level, pixels, marks, runs, spread);
         }
     }
     vg
 }
 
-/// The columns of `rows` that hold an inside pixel, as one range for them all: a pair whose
-/// first pixel lies outside it counts nothing, so the kernels need not read it. A display
-/// export's background, left out with its extremes, lies mostly at the sides, and a polygon
-/// leaves its box's corners out, so this skips much of what a mask would only zero. Each row
-/// is searched only outside the columns already found, so the search reads about what it
-/// skips, eight bytes at a time.
+/// The columns of `rows` that hold an inside pixel — a byte other than `outside`, in a 0/1 mask
+/// or in pixels whose left-out values were moved to 255 — as one range for them all: a pair
+/// whose first pixel lies outside it counts nothing, so the kernels need not read it. A
+/// display export's background, left out with its extremes, lies mostly at the sides, and a
+/// polygon leaves its box's corners out, so this skips much of what a mask would only zero.
+/// Each row is searched only outside the columns already found, so the search reads about
+/// what it skips, eight bytes at a time.
 #[inline(always)]
-fn inside_columns(inside: &[u8], cols: usize, rows: Range<usize>) -> Range<usize> {
+fn inside_columns(bytes: &[u8], outside: u8, cols: usize, rows: Range<usize>) -> Range<usize> {
     let (mut start, mut end) = (cols, 0);
-    for row in inside[rows.start * cols..rows.end * cols].chunks_exact(cols) {
-        if let Some(first) = first_set(&row[..start]) {
+    for row in bytes[rows.start * cols..rows.end * cols].chunks_exact(cols) {
+        if let Some(first) = first_set(&row[..start], outside) {
             start = first;
         }
         let from = end.max(start);
-        if let Some(last) = last_set(&row[from..]) {
+        if let Some(last) = last_set(&row[from..], outside) {
             end = from + last + 1;
         }
     }
     start.min(end)..end
 }
 
-/// The first nonzero byte's index.
+/// The index of the first byte other than `outside`.
 #[inline(always)]
-fn first_set(bytes: &[u8]) -> Option<usize> {
+fn first_set(bytes: &[u8], outside: u8) -> Option<usize> {
     let words = bytes.chunks_exact(8);
     let tail = bytes.len() - words.remainder().len();
-    match words.clone().position(|w| w != [0; 8]) {
+    match words.clone().position(|w| w != [outside; 8]) {
         Some(w) => bytes[8 * w..]
             .iter()
-            .position(|&m| m != 0)
+            .position(|&m| m != outside)
             .map(|i| 8 * w + i),
-        None => bytes[tail..].iter().position(|&m| m != 0).map(|i| tail + i),
+        None => bytes[tail..]
+            .iter()
+            .position(|&m| m != outside)
+            .map(|i| tail + i),
     }
 }
 
-/// The last nonzero byte's index.
+/// The index of the last byte other than `outside`.
 #[inline(always)]
-fn last_set(bytes: &[u8]) -> Option<usize> {
+fn last_set(bytes: &[u8], outside: u8) -> Option<usize> {
     let words = bytes.rchunks_exact(8);
     let head = words.remainder().len();
-    match words.clone().position(|w| w != [0; 8]) {
+    match words.clone().position(|w| w != [outside; 8]) {
         Some(w) => {
             let end = bytes.len() - 8 * w;
-            bytes[..end].iter().rposition(|&m| m != 0)
+            bytes[..end].iter().rposition(|&m| m != outside)
         }
-        None => bytes[..head].iter().rposition(|&m| m != 0),
+        None => bytes[..head].iter().rposition(|&m| m != outside),
     }
 }
 

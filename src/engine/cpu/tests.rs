@@ -171,20 +171,20 @@ fn every_tier_this_cpu_runs_equals_the_portable_build() {
         let bytes: Vec<u8> = f.pixels.iter().map(|&p| p as u8).collect();
         let mask: Vec<u8> = (0..f.pixels.len()).map(|i| u8::from(i % 7 != 3)).collect();
         for tier in Tier::available() {
-            for inside in [None, Some(&mask[..])] {
+            for marks in [Marks::All, Marks::Mask(&mask), Marks::NotLeftOut] {
                 assert_eq!(
-                    block_sums(tier, &f.pixels, inside, shape, 0..61),
-                    block_sums_portable(Level::Portable, &f.pixels, inside, shape, 0..61),
-                    "{tier}, values below {modulus}"
+                    block_sums(tier, &f.pixels, marks, shape, 0..61),
+                    block_sums_portable(Level::Portable, &f.pixels, marks, shape, 0..61),
+                    "{tier}, values below {modulus}, {marks:?}"
                 );
                 let shape = Shape {
                     spread: 255,
                     ..shape
                 };
                 assert_eq!(
-                    block_sums(tier, &bytes, inside, shape, 0..61),
-                    block_sums_portable(Level::Portable, &bytes, inside, shape, 0..61),
-                    "{tier}"
+                    block_sums(tier, &bytes, marks, shape, 0..61),
+                    block_sums_portable(Level::Portable, &bytes, marks, shape, 0..61),
+                    "{tier}, {marks:?}"
                 );
             }
         }
@@ -218,34 +218,42 @@ fn masked_sums_count_only_pairs_with_both_pixels_inside() {
 fn the_inside_columns_of_a_band_span_every_rows_first_to_last_inside_pixel() {
     let cols = 21;
     let mut mask = vec![0u8; 4 * cols];
-    assert_eq!(inside_columns(&mask, cols, 0..4), 0..0, "nothing inside");
+    assert_eq!(inside_columns(&mask, 0, cols, 0..4), 0..0, "nothing inside");
     mask[cols + 17] = 1; // row 1
-    assert_eq!(inside_columns(&mask, cols, 0..4), 17..18);
+    assert_eq!(inside_columns(&mask, 0, cols, 0..4), 17..18);
     mask[3 * cols + 2] = 1; // row 3
     mask[3 * cols + 9] = 1;
-    assert_eq!(inside_columns(&mask, cols, 0..4), 2..18);
+    assert_eq!(inside_columns(&mask, 0, cols, 0..4), 2..18);
     assert_eq!(
-        inside_columns(&mask, cols, 2..4),
+        inside_columns(&mask, 0, cols, 2..4),
         2..10,
         "only the rows asked for"
     );
     mask[20] = 1; // row 0, the last column
     mask[0] = 1;
-    assert_eq!(inside_columns(&mask, cols, 0..4), 0..21);
+    assert_eq!(inside_columns(&mask, 0, cols, 0..4), 0..21);
+    // Pixels whose left-out values were moved to 255: the columns holding any other value.
+    let mut pixels = vec![u8::LEFT_OUT; 2 * cols];
+    pixels[cols + 4] = 0;
+    pixels[9] = 17;
+    assert_eq!(inside_columns(&pixels, u8::LEFT_OUT, cols, 0..2), 4..10);
     for n in 0..40 {
         for at in 0..n {
             let mut bytes = vec![0u8; n];
             bytes[at] = 1;
-            assert_eq!((first_set(&bytes), last_set(&bytes)), (Some(at), Some(at)));
+            assert_eq!(
+                (first_set(&bytes, 0), last_set(&bytes, 0)),
+                (Some(at), Some(at))
+            );
             bytes[n - 1] = 1;
             bytes[0] = 1;
             assert_eq!(
-                (first_set(&bytes), last_set(&bytes)),
+                (first_set(&bytes, 0), last_set(&bytes, 0)),
                 (Some(0), Some(n - 1))
             );
         }
         assert_eq!(
-            (first_set(&vec![0; n]), last_set(&vec![0; n])),
+            (first_set(&vec![0; n], 0), last_set(&vec![0; n], 0)),
             (None, None)
         );
     }
@@ -412,7 +420,10 @@ fn largest_squares_sum_exactly<P: OnLevel>(
     assert!((0..n).map(square).sum::<u64>() > u64::from(u32::MAX));
     // The first n values against the next n: as one run, and as runs of 999 (a row's ragged
     // end each) whose vectors together pass the span.
-    let pixels: Vec<P> = [a, b].concat().into_iter().map(width).collect();
+    let values = [a, b].concat();
+    let pixels: Vec<P> = values.iter().map(|&v| width(v)).collect();
+    // Values at the width's largest are left out under Marks::NotLeftOut.
+    let left_out = |i: usize| values[i].max(values[i + n]) == P::LEFT_OUT.into() as u16;
     let inside = [mask, ones.clone()].concat();
     let every_inside = [ones.clone(), ones].concat();
     let one = Runs {
@@ -440,20 +451,26 @@ fn largest_squares_sum_exactly<P: OnLevel>(
             pairs: marked.clone().count() as u64,
             sum_sq: marked.map(square).sum(),
         };
+        let kept = first().filter(|&i| !left_out(i));
+        let not_left_out = LagSum {
+            pairs: kept.clone().count() as u64,
+            sum_sq: kept.map(square).sum(),
+        };
         for tier in Tier::available() {
             let level = tier.level();
-            let plain = P::runs_sum_on(level, &pixels, None, runs, spread);
-            assert_eq!(plain.sum_sq, all, "{tier}, spread {spread}");
-            assert_eq!(
-                P::runs_sum_on(level, &pixels, Some(&inside), runs, spread),
-                expect,
-                "{tier}, spread {spread}"
-            );
+            let sum = |marks| P::runs_sum_on(level, &pixels, marks, runs, spread);
+            assert_eq!(sum(Marks::All), every, "{tier}, spread {spread}");
+            assert_eq!(sum(Marks::Mask(&inside)), expect, "{tier}, spread {spread}");
             // Every pair marked, so every count lane fills as fast as it can.
             assert_eq!(
-                P::runs_sum_on(level, &pixels, Some(&every_inside), runs, spread),
+                sum(Marks::Mask(&every_inside)),
                 every,
                 "{tier}, spread {spread}, every pair inside"
+            );
+            assert_eq!(
+                sum(Marks::NotLeftOut),
+                not_left_out,
+                "{tier}, spread {spread}, the largest value left out"
             );
         }
     }

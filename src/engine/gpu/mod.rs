@@ -107,7 +107,7 @@ impl Engine for GpuEngine {
         let rows = &frame.pixels[first * frame.cols..end * frame.cols];
         let upload = Upload {
             pixels: match narrow(rows) {
-                Narrowed::Bytes(bytes) => Pixels::Bytes(bytes),
+                Narrowed::Bytes { bytes, .. } => Pixels::Bytes(bytes),
                 Narrowed::Halves { .. } => Pixels::Halves(rows.to_vec()),
             },
             rows: end - first,
