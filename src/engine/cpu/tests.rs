@@ -365,8 +365,8 @@ fn smooth_wide(rng: &mut impl rand::Rng, n: usize) -> Vec<u16> {
 
 #[test]
 fn the_largest_squares_past_the_kernels_lane_spans_and_a_ragged_end_sum_exactly_on_every_tier() {
-    // Bytes: at the largest, at the largest the AVX2 kernel squares as bytes (127) and past it,
-    // and that with a larger difference one step in 37.
+    // Bytes: at the largest difference (every pair of a 255 left out by value), either side of
+    // a signed byte's range (127, 128), and 127 with 255 one 64-byte step in 37.
     for top in [255, 127, 128] {
         largest_squares_sum_exactly(255, |v| v as u8, |_| top);
     }
