@@ -61,6 +61,28 @@ pub fn portable_sum<P: Pixel>(a: &[P], b: &[P], masks: Option<(&[u8], &[u8])>) -
     }
 }
 
+/// The 0/1 bytes of the 32 pairs from `i` that both masks mark, less those before a run's last
+/// `last` values (see [`Vectors::add`]), added to the pair counts in `counts`' byte lanes.
+///
+/// # Safety
+/// The 32 bytes from `i` lie within both masks.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub unsafe fn marked(
+    (m, w): (&[u8], &[u8]),
+    i: usize,
+    last: Option<usize>,
+    counts: &mut __m256i,
+) -> __m256i {
+    // SAFETY: in bounds, as the caller promises.
+    let mut both = unsafe { _mm256_and_si256(load_256(m, i), load_256(w, i)) };
+    if let Some(t) = last {
+        both = _mm256_and_si256(both, tail_256(t));
+    }
+    *counts = _mm256_add_epi8(*counts, both);
+    both
+}
+
 /// 32 zero bytes then 32 of 0xFF: an end mask is a load from it.
 const EDGE: [u8; 64] = {
     let mut edge = [0; 64];

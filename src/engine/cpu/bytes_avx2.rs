@@ -20,7 +20,7 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::avx2::{load_256, portable_sum, tail_256, walk, Vectors};
+use super::avx2::{load_256, marked, portable_sum, tail_256, walk, Vectors};
 use super::kernels::{Counted, Pixel, Runs};
 use crate::engine::LagSum;
 
@@ -161,13 +161,8 @@ impl<const MODE: u8> Vectors for Sums<'_, MODE> {
             let d = _mm256_sub_epi8(high, low);
             let d = match (MODE, last) {
                 (MASKED, last) => {
-                    let (m, w) = self.masks.unwrap_or_default();
-                    let mut both = _mm256_and_si256(load_256(m, i), load_256(w, i));
-                    if let Some(t) = last {
-                        both = _mm256_and_si256(both, tail_256(t));
-                    }
-                    self.counts = _mm256_add_epi8(self.counts, both);
-                    _mm256_sign_epi8(d, both)
+                    let masks = self.masks.unwrap_or_default();
+                    _mm256_sign_epi8(d, marked(masks, i, last, &mut self.counts))
                 }
                 (NOT_LEFT_OUT, last) => {
                     // 0xFF where a pixel is left out, only among the bytes this vector adds.

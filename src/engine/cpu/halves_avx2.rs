@@ -24,7 +24,7 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::avx2::{load_256, portable_sum, tail_256, walk, Vectors};
+use super::avx2::{load_256, marked, portable_sum, tail_256, walk, Vectors};
 use super::kernels::Runs;
 use crate::engine::LagSum;
 
@@ -253,15 +253,7 @@ impl<const WIDE: bool, const MASKED: bool> Vectors for Sums<'_, WIDE, MASKED> {
             let keep = match (MASKED, last) {
                 (false, None) => return self.square(d, e),
                 (false, Some(t)) => tail_256(t),
-                (true, last) => {
-                    let (m, w) = self.masks.unwrap_or_default();
-                    let mut both = _mm256_and_si256(load_256(m, i), load_256(w, i));
-                    if let Some(t) = last {
-                        both = _mm256_and_si256(both, tail_256(t));
-                    }
-                    self.counts = _mm256_add_epi8(self.counts, both);
-                    both
-                }
+                (true, last) => marked(self.masks.unwrap_or_default(), i, last, &mut self.counts),
             };
             // A difference is kept or zeroed by the sign of its byte, widened to 16 bits
             // without its sign (0xFF is 255), so a kept difference keeps its own.
